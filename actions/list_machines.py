@@ -1,0 +1,50 @@
+"""GET /api/machines: list machines, filtered with OData `$filter`, paged by `$top`/`$skip`.
+
+Each structured filter becomes one clause; a list of values is OR-ed, clauses are AND-ed. Values
+are escaped by `mdepack.odata`; `odata_filter` is the explicit escape hatch for raw OData text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mdepack import odata
+from mdepack.api import ActionApi
+from mdepack.machines import collection
+
+# input name -> the Machine property it filters with `eq`
+EQUALS = {
+    "computer_dns_name": "computerDnsName",
+    "health_status": "healthStatus",
+    "os_platform": "osPlatform",
+    "risk_score": "riskScore",
+    "exposure_level": "exposureLevel",
+    "device_value": "deviceValue",
+    "onboarding_status": "onboardingStatus",
+    "rbac_group_id": "rbacGroupId",
+    "last_ip_address": "lastIpAddress",
+}
+
+
+def build_filter(inputs: dict[str, Any]) -> str | None:
+    """The `$filter` text for the structured filters in `inputs`, or None when there are none."""
+    clauses = [odata.eq(prop, inputs[name]) for name, prop in EQUALS.items() if name in inputs]
+    if "computer_dns_name_prefix" in inputs:
+        clauses.append(odata.startswith("computerDnsName", inputs["computer_dns_name_prefix"]))
+    if "machine_tag" in inputs:
+        clauses.append(odata.has_tag(inputs["machine_tag"]))
+    if "last_seen_after" in inputs:
+        clauses.append(odata.compare("lastSeen", "gt", inputs["last_seen_after"]))
+    if "last_seen_before" in inputs:
+        clauses.append(odata.compare("lastSeen", "lt", inputs["last_seen_before"]))
+    if "odata_filter" in inputs:
+        clauses.append(f"({inputs['odata_filter']})")
+    return odata.all_of(clauses) or None
+
+
+def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
+    """List every machine matching the filters, up to `max_results`."""
+    expression = build_filter(inputs)
+    params = {"$filter": expression} if expression else {}
+    machines = [m for page in api.pages(params, inputs.get("max_results")) for m in page]
+    return collection(machines, inputs.get("fields"))

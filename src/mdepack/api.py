@@ -1,0 +1,42 @@
+"""The API as one action sees it: the action's own endpoint, as the manifest declares it, over
+the shared client. An action never writes a URL, a retry or an error mapping itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from mdepack.client import ApiClient, collection_items
+from mdepack.manifest import Action
+
+
+class ActionApi:
+    """Calls one action's endpoint; `segments` fill the `{placeholders}` of its path."""
+
+    def __init__(self, client: ApiClient, action: Action) -> None:
+        self.client = client
+        self.action = action
+
+    @property
+    def calls(self) -> int:
+        """HTTP calls sent so far through the underlying client (retries included)."""
+        return self.client.calls
+
+    def get(self, **segments: str) -> Any:
+        """GET the endpoint; a 404 raises NotFoundError."""
+        return self.client.call("GET", self.action.path, segments=segments)
+
+    def collection(self, **segments: str) -> list[dict[str, Any]]:
+        """GET a collection; a 404 (older API revisions, for an unknown file or user) is empty."""
+        data = self.client.call("GET", self.action.path, segments=segments, missing_ok=True)
+        return collection_items(data)
+
+    def pages(
+        self, params: dict[str, Any] | None = None, max_results: int | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Page through the endpoint's collection with `$top`/`$skip`."""
+        return self.client.pages(self.action.path, params=params, max_results=max_results)
+
+    def post(self, body: Any, **segments: str) -> Any:
+        """POST the endpoint. Tag changes are idempotent, so the client may retry them."""
+        return self.client.call("POST", self.action.path, segments=segments, body=body)

@@ -1,0 +1,267 @@
+"""The `mdepack` command.
+
+    mdepack actions                       list the actions
+    mdepack describe ACTION               its input and output schema
+    mdepack run ACTION --input JSON       JSON text, @file, or - for stdin; output JSON on stdout
+    mdepack playbook check PLAYBOOK...    static check against the manifest
+    mdepack playbook run PLAYBOOK --input JSON
+    mdepack emulator [--port N] [--state-dir DIR] [--machines N] [--seed S] [--data FILE]
+    mdepack demo                          emulator + the hash->tag playbook, end to end
+
+Exit status: 0 success; 2 refused before any API call; 1 failed talking to the API.
+On failure stderr carries {"error": {"type", "message", ...}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mdepack.errors import InputError, MdepackError
+from mdepack.redact import redact
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level = os.environ.get("MDE_LOG_LEVEL", "INFO" if args.verbose else "WARNING").upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except MdepackError as error:
+        _print_error(error.to_dict())
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the last line of defence: a JSON error, never a secret
+        _print_error(
+            {
+                "error": {
+                    "type": "InternalError",
+                    "message": redact(f"{type(error).__name__}: {error}"),
+                }
+            }
+        )
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mdepack", description="Defender for Endpoint machine actions."
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log one line per API call on stderr"
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    actions = commands.add_parser("actions", help="list the actions")
+    actions.add_argument("--json", action="store_true", help="as JSON")
+    actions.set_defaults(command=_actions)
+
+    describe = commands.add_parser("describe", help="an action's input and output schema")
+    describe.add_argument("action")
+    describe.set_defaults(command=_describe)
+
+    run = commands.add_parser("run", help="run an action")
+    run.add_argument("action")
+    run.add_argument("--input", default="{}", help="JSON text, @file, or - for stdin")
+    run.add_argument("--jsonl", action="store_true", help="stream machines, one JSON line each")
+    run.add_argument("--no-retries", action="store_true", help="one attempt per call")
+    run.set_defaults(command=_run)
+
+    playbook = commands.add_parser("playbook", help="check or run playbooks")
+    playbook_commands = playbook.add_subparsers(required=True, metavar="SUBCOMMAND")
+    check = playbook_commands.add_parser("check", help="check playbooks against the manifest")
+    check.add_argument("playbooks", nargs="+", type=Path)
+    check.set_defaults(command=_playbook_check)
+    play = playbook_commands.add_parser("run", help="run a playbook")
+    play.add_argument("playbook", type=Path)
+    play.add_argument("--input", default="{}", help="JSON text, @file, or - for stdin")
+    play.set_defaults(command=_playbook_run)
+
+    emulator = commands.add_parser("emulator", help="run the local Defender API emulator")
+    emulator.add_argument("--port", type=int, default=8443, help="0 takes a free port")
+    emulator.add_argument("--state-dir", type=Path, default=Path(".emulator"))
+    emulator.add_argument("--machines", type=int, default=500)
+    emulator.add_argument("--seed", type=int, default=1)
+    emulator.add_argument("--data", type=Path, help="a fleet as JSON instead of a generated one")
+    emulator.add_argument(
+        "--legacy-not-found", action="store_true", help="404 for unknown files and users"
+    )
+    emulator.add_argument("--rate-per-minute", type=int, default=100)
+    emulator.add_argument("--rate-per-hour", type=int, default=1500)
+    emulator.set_defaults(command=_emulator)
+
+    demo = commands.add_parser(
+        "demo", help="the file hash -> machines -> tag chain on the emulator"
+    )
+    demo.add_argument("--machines", type=int, default=500)
+    demo.set_defaults(command=_demo)
+    return parser
+
+
+def read_json_argument(text: str, what: str = "input") -> Any:
+    """JSON from text, @file or - (stdin); InputError when it is not JSON."""
+    try:
+        if text == "-":
+            text = sys.stdin.read()
+        elif text.startswith("@"):
+            text = Path(text[1:]).read_text()
+        return json.loads(text)
+    except OSError as error:
+        raise InputError(
+            f"{what}: cannot read {text[1:]!r}: {error.strerror}", field=what, rule="readable file"
+        ) from None
+    except ValueError as error:
+        raise InputError(
+            f"{what}: not valid JSON ({error})", field=what, rule="valid JSON"
+        ) from None
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+def _print_error(document: dict[str, Any]) -> None:
+    sys.stderr.write(redact(json.dumps(document)) + "\n")
+
+
+def _actions(args: argparse.Namespace) -> int:
+    from mdepack import manifest
+
+    pack = manifest.load()
+    if args.json:
+        _print_json(
+            [
+                {
+                    "name": a.name,
+                    "description": a.description,
+                    "side_effects": a.side_effects,
+                    "permission": a.permission,
+                }
+                for a in pack.actions.values()
+            ]
+        )
+        return 0
+    width = max(len(name) for name in pack.actions)
+    for action in pack.actions.values():
+        sys.stdout.write(
+            f"{action.name:<{width}}  {action.side_effects:<5}  {action.description}\n"
+        )
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from mdepack import manifest
+
+    pack = manifest.load()
+    action = pack.action(args.action)
+    _print_json(
+        {
+            "name": action.name,
+            "description": action.description,
+            "http": {"method": action.method, "path": action.path},
+            "permission": action.permission,
+            "side_effects": action.side_effects,
+            "example": action.example,
+            "input": pack.schema(action.input),
+            "output": pack.schema(action.output),
+            "definitions": pack.schema("schemas/common.json")["$defs"],
+        }
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mdepack.invoke import invoke
+
+    inputs = read_json_argument(args.input)
+    client = None
+    if args.no_retries:
+        from mdepack.client import ApiClient
+        from mdepack.config import Config
+
+        client = ApiClient(Config.from_env().with_overrides(max_attempts=1))
+    if args.jsonl:
+        from mdepack.stream import stream_machines
+
+        for line in stream_machines(args.action, inputs, client=client):
+            sys.stdout.write(line)
+        return 0
+    _print_json(invoke(args.action, inputs, client=client))
+    return 0
+
+
+def _playbook_check(args: argparse.Namespace) -> int:
+    from mdepack.playbook.checker import check_file
+
+    failed = 0
+    for path in args.playbooks:
+        problems = check_file(path)
+        for problem in problems:
+            sys.stderr.write(f"{problem}\n")
+        if problems:
+            failed += 1
+        else:
+            sys.stdout.write(f"{path}: ok\n")
+    if failed:
+        raise InputError(
+            f"{failed} of {len(args.playbooks)} playbooks failed the check",
+            field="playbook",
+            rule="must pass the static check",
+        )
+    return 0
+
+
+def _playbook_run(args: argparse.Namespace) -> int:
+    from mdepack.playbook.runner import run_file
+
+    inputs = read_json_argument(args.input)
+    result = run_file(args.playbook, inputs, report=sys.stderr)
+    _print_json(result.outputs)
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    import time
+
+    from mdepack.emulator import Emulator
+
+    emulator = Emulator(
+        machines=args.machines,
+        seed=args.seed,
+        data=args.data,
+        port=args.port,
+        state_dir=args.state_dir.resolve(),
+        legacy_not_found=args.legacy_not_found,
+        rate_per_minute=args.rate_per_minute,
+        rate_per_hour=args.rate_per_hour,
+    )
+    with emulator:
+        sys.stdout.write(
+            f"mdepack emulator on {emulator.url} with {len(emulator.fleet.machines)} machines\n"
+            f"  settings: {emulator.state_dir / 'env'}  (set -a; . {emulator.state_dir / 'env'}; set +a)\n"
+            f"  a file seen by 2 machines: {emulator.fleet.file_with(2)}\n"
+            "  Ctrl-C stops it.\n"
+        )
+        sys.stdout.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from mdepack.demo import run_demo
+
+    return run_demo(sys.stdout, machines=args.machines)

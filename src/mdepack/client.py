@@ -1,0 +1,341 @@
+"""The one HTTP client every action goes through.
+
+It owns what no action repeats: base URL, bearer token (refreshed once on 401), timeouts on every
+request, the process-wide rate pacer, retries that obey the server, mapping of error bodies to
+typed errors, paging, and one structured log line per call with no secret in it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import requests
+
+from mdepack import auth, paths
+from mdepack.clock import Clock, SystemClock
+from mdepack.config import Config
+from mdepack.errors import (
+    ApiError,
+    AuthError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    TransientError,
+)
+from mdepack.pacing import RatePacer, pacer_for
+from mdepack.redact import redact
+from mdepack.retry import RETRY_STATUSES, RetryPolicy, server_wait
+
+log = logging.getLogger("mdepack.api")
+PAGE_SIZE = 10_000  # the API's $top cap
+_ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
+    401: AuthError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+class _Failure(Exception):
+    """One failed attempt, before the retry loop decides what it becomes."""
+
+    def __init__(self, error: ApiError, retryable: bool, wait: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retryable = retryable
+        self.wait = wait
+
+
+class PackSession(requests.Session):
+    """A session whose CA bundle and timeout apply to every request, MSAL's included.
+
+    `requests` lets REQUESTS_CA_BUNDLE override `Session.verify`; passing `verify=` per request
+    is the only way a chosen CA wins, so this session does it for callers that do not (MSAL).
+    """
+
+    def __init__(self, verify: str | bool, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self.pack_verify = verify
+        self.pack_timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        """Send with the pack's CA bundle and timeout unless the caller gave its own."""
+        kwargs.setdefault("verify", self.pack_verify)
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.pack_timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+class ApiClient:
+    """Calls the Defender for Endpoint API for one configuration."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        session: requests.Session | None = None,
+        token_provider: auth.TokenProvider | None = None,
+        pacer: RatePacer | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        timeout = (config.connect_timeout, config.read_timeout)
+        self.session = session or _shared_session(config.verify, timeout)
+        self._tokens = token_provider
+        key = (config.api_url, str(config.tenant_id), str(config.client_id or "token"))
+        self.pacer = pacer or pacer_for(
+            key, config.rate_per_minute, config.rate_per_hour, self.clock
+        )
+        self.retry = retry or RetryPolicy(config.max_attempts, config.retry_budget)
+        self.calls = 0
+        self._calls_lock = threading.Lock()
+
+    @property
+    def tokens(self) -> auth.TokenProvider:
+        """The token provider, made on first use (no MSAL import until a call needs a token)."""
+        if self._tokens is None:
+            self._tokens = auth.provider_for(self.config, self.session)
+        return self._tokens
+
+    def call(
+        self,
+        method: str,
+        template: str,
+        *,
+        segments: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
+        idempotent: bool = True,
+        url: str | None = None,
+    ) -> Any:
+        """Send one request (with retries) and return its parsed JSON body.
+
+        `missing_ok`: a 404 returns None instead of raising NotFoundError.
+        `url`: an absolute URL on the API host to use instead of the template (a nextLink).
+        """
+        if url is None:
+            url = self.config.api_url + paths.fill(template, dict(segments or {}))
+            if params:
+                url += "?" + urlencode(params, quote_via=quote, safe="$,'():/")
+        started = self.clock.monotonic()
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(method, template, url, body, attempt, missing_ok)
+            except _Failure as failure:
+                error = failure.error
+                if isinstance(error, AuthError) and error.status == 401 and not refreshed:
+                    refreshed = True
+                    self.tokens.refresh()
+                    continue
+                if not failure.retryable or (not idempotent and error.status != 429):
+                    raise error from None
+                wait = failure.wait if failure.wait is not None else self.retry.backoff(attempt)
+                spent = self.clock.monotonic() - started
+                if attempt >= self.retry.max_attempts or spent + wait > self.retry.budget:
+                    error.details.update(attempts=attempt)
+                    if isinstance(error, RateLimitError):
+                        error.details.update(retry_after=round(wait, 3))
+                    raise error from None
+                log.info(
+                    "retry method=%s path=%s attempt=%d wait=%.3f reason=%s",
+                    method,
+                    template,
+                    attempt,
+                    wait,
+                    error.code or error.type,
+                    extra={"mdepack": {"event": "retry", "wait": wait, "attempt": attempt}},
+                )
+                self.clock.sleep(wait)
+
+    def pages(
+        self,
+        template: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        max_results: int | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages of a collection by `$top`/`$skip` until a short page or `max_results`.
+
+        A nextLink is only a hint: it is followed when a page comes back short, only on the API
+        host, and never twice. More than `max_pages` pages is an error, not a silent cut.
+        """
+        remaining = max_results
+        skip = 0
+        next_url: str | None = None
+        seen_links: set[str] = set()
+        for page_number in range(1, self.config.max_pages + 1):
+            top = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
+            query: dict[str, Any] = {**(params or {}), "$top": top}
+            if skip:
+                query["$skip"] = skip
+            data = self.call("GET", template, params=query, missing_ok=True, url=next_url)
+            items = collection_items(data)
+            if remaining is not None:
+                items = items[:remaining]
+                remaining -= len(items)
+            yield items
+            skip += len(items)
+            if remaining == 0:
+                return
+            if len(items) >= top and next_url is None:
+                continue
+            link = data.get("@odata.nextLink") if isinstance(data, dict) else None
+            if not (isinstance(link, str) and link not in seen_links and self._on_api(link)):
+                return
+            if not items:
+                return
+            seen_links.add(link)
+            next_url = link
+            log.debug("following nextLink after page %d", page_number)
+        raise ApiError(
+            f"listing stopped after {self.config.max_pages} pages (MDE_MAX_PAGES); "
+            "narrow the filters or raise the limit",
+            code="PageLimitExceeded",
+        )
+
+    def _on_api(self, link: str) -> bool:
+        # A bearer token is only ever sent to the configured API host.
+        return link.startswith(self.config.api_url + "/")
+
+    def _attempt(
+        self, method: str, template: str, url: str, body: Any, attempt: int, missing_ok: bool
+    ) -> Any:
+        token = self.tokens.token()
+        slot = self.pacer.acquire()
+        with self._calls_lock:
+            self.calls += 1
+        began = time.perf_counter()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                json=body,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                timeout=(self.config.connect_timeout, self.config.read_timeout),
+                verify=self.config.verify,
+                allow_redirects=False,
+            )
+            content = response.content
+        except requests.RequestException as exc:
+            timed_out = isinstance(exc, requests.Timeout)
+            _log_call(method, template, "timeout" if timed_out else "dropped", attempt, began, None)
+            message = (
+                "the API did not answer in time"
+                if timed_out
+                else f"connection to the API failed: {type(exc).__name__}"
+            )
+            code = "Timeout" if timed_out else "ConnectionError"
+            raise _Failure(TransientError(message, code=code), True) from None
+        finally:
+            self.pacer.done(slot)
+        status = response.status_code
+        if 200 <= status < 300:
+            _log_call(method, template, status, attempt, began, None)
+            if not content:
+                return None
+            try:
+                return json.loads(content)
+            except ValueError:
+                raise _Failure(
+                    TransientError("the API's answer was cut short or not JSON", code="BadBody"),
+                    True,
+                ) from None
+        failure = self._failure(response, content)
+        _log_call(method, template, status, attempt, began, failure.error.target)
+        if status == 404 and missing_ok:
+            return None
+        raise failure
+
+    def _failure(self, response: requests.Response, content: bytes) -> _Failure:
+        status = response.status_code
+        code, message, target = _error_body(content)
+        text = message or f"HTTP {status}"
+        kind = _ERRORS_BY_STATUS.get(status, TransientError if status >= 500 else ApiError)
+        error = kind(
+            f"{text} (HTTP {status})", status=status, code=code or str(status), target=target
+        )
+        wait = None
+        if status == 429:
+            wait = server_wait(response.headers.get("Retry-After"), message, self.clock.time())
+        return _Failure(error, status in RETRY_STATUSES or status == 401, wait)
+
+
+def collection_items(data: Any) -> list[dict[str, Any]]:
+    """The items of a collection answer: `{"value": [...]}` or a bare list; None is empty."""
+    if data is None:
+        return []
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and isinstance(data.get("value"), list):
+        return data["value"]  # type: ignore[no-any-return]
+    raise ApiError("the API's answer is not a collection", code="UnexpectedBody")
+
+
+def _error_body(content: bytes) -> tuple[str | None, str | None, str | None]:
+    try:
+        error = json.loads(content).get("error")
+    except (ValueError, AttributeError):
+        return None, None, None
+    if not isinstance(error, dict):
+        return (str(error) if error else None), None, None
+    return _text(error.get("code")), _text(error.get("message")), _text(error.get("target"))
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _log_call(
+    method: str,
+    template: str,
+    status: int | str,
+    attempt: int,
+    began: float,
+    request_id: str | None,
+) -> None:
+    elapsed = (time.perf_counter() - began) * 1000
+    log.info(
+        "api_call method=%s path=%s status=%s attempt=%d elapsed_ms=%.1f request_id=%s",
+        method,
+        template,
+        status,
+        attempt,
+        elapsed,
+        redact(request_id or "-"),
+        extra={
+            "mdepack": {
+                "event": "api_call",
+                "method": method,
+                "path": template,
+                "status": status,
+                "attempt": attempt,
+                "elapsed_ms": round(elapsed, 1),
+                "request_id": request_id,
+            }
+        },
+    )
+
+
+_sessions: dict[tuple[Any, ...], PackSession] = {}
+_sessions_lock = threading.Lock()
+
+
+def _shared_session(verify: str | bool, timeout: tuple[float, float]) -> PackSession:
+    # One connection pool per process and trust setting: warm invocations reuse TLS connections.
+    key = (verify, timeout)
+    with _sessions_lock:
+        if key not in _sessions:
+            _sessions[key] = PackSession(verify, timeout)
+        return _sessions[key]

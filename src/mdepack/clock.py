@@ -1,0 +1,89 @@
+"""Clocks the runtime and the emulator wait on. Tests and benchmarks inject a manual or scaled
+clock, so rate limits and backoff are exercised without sleeping for real minutes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the pacer, the retry loop and the emulator need of time."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back."""
+
+    def time(self) -> float:
+        """Seconds since the epoch (token expiry)."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait this long."""
+
+
+class SystemClock:
+    """Real time."""
+
+    def monotonic(self) -> float:
+        """Seconds from time.monotonic()."""
+        return time.monotonic()
+
+    def time(self) -> float:
+        """Seconds from time.time()."""
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep for real."""
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class ManualClock:
+    """A clock that moves only when slept on or advanced: a 60-second wait returns at once."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        """The current manual time."""
+        with self._lock:
+            return self._now
+
+    def time(self) -> float:
+        """The current manual time, as epoch seconds."""
+        return self.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """Record the wait and move the clock forward by it."""
+        with self._lock:
+            self.slept.append(seconds)
+            self._now += max(0.0, seconds)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward without recording a wait."""
+        with self._lock:
+            self._now += seconds
+
+
+class ScaledClock:
+    """Real time running `factor` times faster: with factor 10 a minute passes in 6 seconds."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self._origin = time.monotonic()
+        self._epoch = time.time()
+
+    def monotonic(self) -> float:
+        """Scaled seconds since this clock was made."""
+        return (time.monotonic() - self._origin) * self.factor
+
+    def time(self) -> float:
+        """Scaled epoch seconds."""
+        return self._epoch + self.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep for the real fraction of the scaled wait."""
+        if seconds > 0:
+            time.sleep(seconds / self.factor)

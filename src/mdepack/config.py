@@ -1,0 +1,229 @@
+"""Configuration from MDE_* environment variables: the same names on every platform.
+
+| variable | meaning |
+|---|---|
+| MDE_TENANT_ID, MDE_CLIENT_ID | the app registration |
+| MDE_CLIENT_SECRET / MDE_CLIENT_CERTIFICATE | credential (certificate: PEM text or a path, key + cert) |
+| MDE_MANAGED_IDENTITY | `system` or a user-assigned client id |
+| MDE_ACCESS_TOKEN | a bearer token obtained elsewhere (no MSAL) |
+| MDE_CLOUD, MDE_REGION | public/gcc/gcc-high/dod; regional host for the public cloud |
+| MDE_API_URL, MDE_AUTHORITY | explicit API base and token authority host |
+| MDE_TIMEOUT | per-request read timeout in seconds (connect: at most 10 s) |
+| MDE_CA_BUNDLE | a CA bundle to trust for the API and the authority |
+| MDE_RETRIES | `off` to leave retries to the engine; else the attempts per call (default 4) |
+| MDE_RETRY_BUDGET | total seconds one call may spend waiting to retry (default 120) |
+| MDE_RATE_PER_MINUTE, MDE_RATE_PER_HOUR | the process-wide call budget (default 100 and 1500) |
+| MDE_MAX_PAGES | the most pages one listing may fetch (default 200) |
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mdepack.errors import InputError
+from mdepack.redact import register_secret
+
+# The token audience is the legacy host for every commercial API host (a token for another gets 403).
+PUBLIC_SCOPE = "https://api.securitycenter.microsoft.com/.default"
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """Where one cloud's authority and API live."""
+
+    authority: str
+    api: str
+    scope: str
+
+
+CLOUDS: dict[str, Cloud] = {
+    "public": Cloud(
+        "https://login.microsoftonline.com", "https://api.security.microsoft.com", PUBLIC_SCOPE
+    ),
+    "gcc": Cloud(
+        "https://login.microsoftonline.com",
+        "https://api-gcc.securitycenter.microsoft.us",
+        "https://api-gcc.securitycenter.microsoft.us/.default",
+    ),
+    "gcc-high": Cloud(
+        "https://login.microsoftonline.us",
+        "https://api-gov.securitycenter.microsoft.us",
+        "https://api-gov.securitycenter.microsoft.us/.default",
+    ),
+    "dod": Cloud(
+        "https://login.microsoftonline.us",
+        "https://api-gov.securitycenter.microsoft.us",
+        "https://api-gov.securitycenter.microsoft.us/.default",
+    ),
+}
+REGIONS = ("us", "eu", "uk", "au", "swa", "ina", "aea")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the runtime needs to reach the API. Secrets are kept out of repr()."""
+
+    api_url: str
+    authority: str
+    scope: str
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    client_certificate: str | None = field(default=None, repr=False)
+    managed_identity: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+    ca_bundle: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 4
+    retry_budget: float = 120.0
+    rate_per_minute: int = 100
+    rate_per_hour: int = 1500
+    max_pages: int = 200
+
+    @property
+    def verify(self) -> str | bool:
+        """What `requests` gets as `verify=` on every call."""
+        return self.ca_bundle or True
+
+    @property
+    def credential_kind(self) -> str:
+        """Which way a token is obtained: token, managed_identity, certificate or secret."""
+        if self.access_token:
+            return "token"
+        if self.managed_identity:
+            return "managed_identity"
+        if self.client_certificate:
+            return "certificate"
+        return "secret"
+
+    def with_overrides(self, **changes: object) -> Config:
+        """A copy with some settings changed (for example retries off for one call)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Read the MDE_* variables; raise InputError naming the variable that is wrong."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        cloud_name = (get("MDE_CLOUD") or "public").lower()
+        if cloud_name not in CLOUDS:
+            raise _bad("MDE_CLOUD", f"must be one of {', '.join(CLOUDS)}")
+        cloud = CLOUDS[cloud_name]
+        api_url = cloud.api
+        region = get("MDE_REGION")
+        if region:
+            region = region.lower()
+            if region not in REGIONS:
+                raise _bad("MDE_REGION", f"must be one of {', '.join(REGIONS)}")
+            if cloud_name != "public":
+                raise _bad("MDE_REGION", "regional hosts exist only in the public cloud")
+            api_url = f"https://{region}.api.security.microsoft.com"
+        api_url = _base_url("MDE_API_URL", get("MDE_API_URL") or api_url)
+        authority = _base_url("MDE_AUTHORITY", get("MDE_AUTHORITY") or cloud.authority)
+
+        secret, token = get("MDE_CLIENT_SECRET"), get("MDE_ACCESS_TOKEN")
+        certificate = _certificate(get("MDE_CLIENT_CERTIFICATE"))
+        for value in (secret, token, certificate):
+            register_secret(value)
+        config = cls(
+            api_url=api_url,
+            authority=authority,
+            scope=cloud.scope,
+            tenant_id=get("MDE_TENANT_ID"),
+            client_id=get("MDE_CLIENT_ID"),
+            client_secret=secret,
+            client_certificate=certificate,
+            managed_identity=get("MDE_MANAGED_IDENTITY"),
+            access_token=token,
+            ca_bundle=get("MDE_CA_BUNDLE"),
+            read_timeout=_number(get("MDE_TIMEOUT"), "MDE_TIMEOUT", 60.0, 0.01, 3600),
+            max_attempts=_attempts(get("MDE_RETRIES")),
+            retry_budget=_number(get("MDE_RETRY_BUDGET"), "MDE_RETRY_BUDGET", 120.0, 0, 86400),
+            rate_per_minute=int(_number(get("MDE_RATE_PER_MINUTE"), "MDE_RATE_PER_MINUTE", 100, 1)),
+            rate_per_hour=int(_number(get("MDE_RATE_PER_HOUR"), "MDE_RATE_PER_HOUR", 1500, 1)),
+            max_pages=int(_number(get("MDE_MAX_PAGES"), "MDE_MAX_PAGES", 200, 1)),
+        )
+        config = replace(config, connect_timeout=min(10.0, config.read_timeout))
+        config.check_credentials()
+        return config
+
+    def check_credentials(self) -> None:
+        """Refuse a configuration that cannot produce a token, before any call."""
+        if self.access_token or self.managed_identity:
+            return
+        if not self.tenant_id:
+            raise _bad("MDE_TENANT_ID", "is required (or set MDE_ACCESS_TOKEN)")
+        if not self.client_id:
+            raise _bad("MDE_CLIENT_ID", "is required (or set MDE_ACCESS_TOKEN)")
+        if not (self.client_secret or self.client_certificate):
+            raise _bad(
+                "MDE_CLIENT_SECRET",
+                "is required: set MDE_CLIENT_SECRET or MDE_CLIENT_CERTIFICATE, "
+                "MDE_MANAGED_IDENTITY, or MDE_ACCESS_TOKEN",
+            )
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: the only hosts plain http:// may reach."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _base_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise _bad(name, "must be an https:// URL")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise _bad(name, "must use https:// (http:// is allowed only for loopback hosts)")
+    if parts.query or parts.fragment:
+        raise _bad(name, "must not carry a query or fragment")
+    return value.rstrip("/")
+
+
+def _certificate(value: str | None) -> str | None:
+    if value is None or "-----BEGIN" in value:
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise _bad("MDE_CLIENT_CERTIFICATE", "must be PEM text or the path of a PEM file")
+    return path.read_text()
+
+
+def _attempts(value: str | None) -> int:
+    if value is None:
+        return 4
+    if value.lower() in ("off", "0", "false", "no"):
+        return 1
+    return int(_number(value, "MDE_RETRIES", 4, 1, 20))
+
+
+def _number(
+    value: str | None, name: str, default: float, low: float = 0, high: float = 1e9
+) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise _bad(name, "must be a number") from None
+    if not low <= number <= high:
+        raise _bad(name, f"must be between {low:g} and {high:g}")
+    return number
+
+
+def _bad(name: str, rule: str) -> InputError:
+    return InputError(f"{name} {rule}", field=name, rule=rule)

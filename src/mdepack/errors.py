@@ -1,0 +1,102 @@
+"""The pack's error family. Engines match on these class names (Step Functions Retry/Catch), so
+the names are stable.
+
+    MdepackError                 base; `to_dict()` gives the {"error": {...}} body
+    ├── InputError               invalid input or configuration; nothing was sent (exit 2)
+    │   └── GuardError           valid input that a guard refuses, e.g. too many machines (exit 2)
+    ├── ApiError                 the API answered with an error (exit 1); carries status, code, target
+    │   ├── AuthError            401, or no token could be obtained
+    │   ├── PermissionDeniedError 403: the app lacks a role
+    │   ├── NotFoundError        404 where "not found" is not an empty result
+    │   ├── RateLimitError       429 after retries
+    │   └── TransientError       5xx, dropped connection, timeout, truncated body, after retries
+    └── OutputValidationError    the API's answer does not fit the action's output schema (exit 1)
+
+Every message passes through :func:`mdepack.redact.redact`, so no secret or token leaves in an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mdepack.redact import redact
+
+
+class MdepackError(Exception):
+    """Base of every error the pack raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, **details: Any) -> None:
+        self.message = redact(message)
+        self.details: dict[str, Any] = {k: v for k, v in details.items() if v is not None}
+        super().__init__(self.message)
+
+    @property
+    def type(self) -> str:
+        """The stable error type name engines match on."""
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON error body written to stderr or returned by a trigger."""
+        body: dict[str, Any] = {"type": self.type, "message": self.message}
+        for key, value in self.details.items():
+            body[key] = redact(value) if isinstance(value, str) else value
+        return {"error": body}
+
+
+class InputError(MdepackError):
+    """Invalid input: names the field and the rule it breaks. Nothing was sent."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None) -> None:
+        super().__init__(message, field=field, rule=rule)
+        self.field = field
+        self.rule = rule
+
+
+class GuardError(InputError):
+    """Valid input that a safety guard refuses (for example more machines than max_machines)."""
+
+
+class ApiError(MdepackError):
+    """The API answered with an error. `code`, `target` (request id) and `status` come from it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        target: str | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, status=status, code=code, target=target, **details)
+        self.status = status
+        self.code = code
+        self.target = target
+
+
+class AuthError(ApiError):
+    """401 from the API, or the token authority refused the credentials."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the app registration lacks the role the endpoint needs."""
+
+
+class NotFoundError(ApiError):
+    """404 where the action treats "not found" as a failure (one machine by id)."""
+
+
+class RateLimitError(ApiError):
+    """429 after the retry budget was spent."""
+
+
+class TransientError(ApiError):
+    """A failure that may pass: 5xx, dropped connection, timeout, truncated body."""
+
+
+class OutputValidationError(MdepackError):
+    """The API's answer does not fit the action's output schema."""

@@ -1,0 +1,139 @@
+"""Reads manifest.yaml, the single source of truth, and loads actions from its entrypoints.
+
+The pack's content (manifest, actions, schemas, playbooks) sits at the repository root in a
+checkout and under `mdepack/_pack/` in a wheel; :func:`pack_root` finds it, and an action is then
+loaded the same way in both: from the file its entrypoint names, relative to the manifest.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mdepack.errors import InputError
+
+ActionFunction = Callable[[dict[str, Any], Any], dict[str, Any]]
+SIDE_EFFECTS = ("read", "write")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action as the manifest declares it."""
+
+    name: str
+    description: str
+    entrypoint: str
+    input: str
+    output: str
+    method: str
+    path: str
+    permission: str
+    side_effects: str
+    example: dict[str, Any]
+
+    @property
+    def writes(self) -> bool:
+        """True when the action changes state in the tenant."""
+        return self.side_effects == "write"
+
+
+def pack_root() -> Path:
+    """The folder holding manifest.yaml: inside the installed package, else the checkout root."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_pack", package.parent.parent):
+        if (candidate / "manifest.yaml").is_file():
+            return candidate
+    raise RuntimeError(f"mdepack: no manifest.yaml beside {package}")
+
+
+class Manifest:
+    """The parsed manifest: actions by name, and their schemas and entrypoints."""
+
+    def __init__(self, root: Path, document: dict[str, Any]) -> None:
+        self.root = root
+        self.document = document
+        self.token_scope: str = document.get("api", {}).get("token_scope", "")
+        self.actions: dict[str, Action] = {
+            name: _action(name, spec) for name, spec in document["actions"].items()
+        }
+        self._schemas: dict[str, dict[str, Any]] = {}
+        self._functions: dict[str, ActionFunction] = {}
+
+    def action(self, name: str) -> Action:
+        """The action called `name`, or InputError listing the known ones."""
+        try:
+            return self.actions[name]
+        except (KeyError, TypeError):
+            known = ", ".join(sorted(self.actions))
+            raise InputError(
+                f"action: unknown action {name!r} (known: {known})",
+                field="action",
+                rule="must name an action in the manifest",
+            ) from None
+
+    def schema(self, relative: str) -> dict[str, Any]:
+        """A schema file's parsed JSON, by its path relative to the pack root."""
+        if relative not in self._schemas:
+            self._schemas[relative] = json.loads((self.root / relative).read_text())
+        return self._schemas[relative]
+
+    def schema_files(self) -> list[str]:
+        """Every schema file of the pack, relative to the pack root."""
+        return sorted(f"schemas/{p.name}" for p in (self.root / "schemas").glob("*.json"))
+
+    def function(self, name: str) -> ActionFunction:
+        """The action's `run` function, imported from the file its entrypoint names."""
+        if name not in self._functions:
+            self._functions[name] = load_entrypoint(self.root, self.action(name).entrypoint)
+        return self._functions[name]
+
+
+def load_entrypoint(root: Path, entrypoint: str) -> ActionFunction:
+    """Import `path/to/module.py:function` relative to `root` under a private module name."""
+    relative, _, attribute = entrypoint.partition(":")
+    path = root / relative
+    module_name = "mdepack._actions." + path.stem
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise RuntimeError(f"entrypoint {entrypoint!r}: no module at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    function = getattr(module, attribute or "run", None)
+    if not callable(function):
+        raise RuntimeError(f"entrypoint {entrypoint!r}: {path.name} has no function {attribute!r}")
+    return function  # type: ignore[no-any-return]
+
+
+@functools.cache
+def load(root: Path | None = None) -> Manifest:
+    """The pack's manifest, parsed once per process."""
+    import yaml  # imported here: only the manifest needs YAML on an action's path
+
+    root = root or pack_root()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(root / "manifest.yaml", encoding="utf-8") as stream:
+        document = yaml.load(stream, Loader=loader)  # noqa: S506 - a safe loader, C or Python
+    return Manifest(root, document)
+
+
+def _action(name: str, spec: dict[str, Any]) -> Action:
+    http = spec["http"]
+    if spec["side_effects"] not in SIDE_EFFECTS:
+        raise RuntimeError(f"manifest: {name}.side_effects must be read or write")
+    return Action(
+        name=name,
+        description=spec["description"],
+        entrypoint=spec["entrypoint"],
+        input=spec["input"],
+        output=spec["output"],
+        method=http["method"].upper(),
+        path=http["path"],
+        permission=spec["permission"],
+        side_effects=spec["side_effects"],
+        example=spec.get("example") or {},
+    )

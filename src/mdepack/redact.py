@@ -1,0 +1,42 @@
+"""Keeps secrets out of output, errors and logs.
+
+Configuration registers every secret it reads (client secret, certificate key, access token) and
+the auth code registers every token it obtains; :func:`redact` removes them, plus anything shaped
+like a bearer token or JWT, from any text leaving the pack.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+_MASK = "***"
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}")
+_PEM_KEY = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that :func:`redact` removes it wherever it appears."""
+    # Short values would mask ordinary words; real secrets and tokens are long.
+    if value and len(value) >= 8:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """Return `text` with registered secrets, bearer tokens, JWTs and private keys masked."""
+    if not text:
+        return text
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, _MASK)
+    text = _PEM_KEY.sub(_MASK, text)
+    text = _BEARER.sub("Bearer " + _MASK, text)
+    return _JWT.sub(_MASK, text)
