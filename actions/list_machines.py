@@ -6,11 +6,12 @@ are escaped by `mdepack.odata`; `odata_filter` is the explicit escape hatch for 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from mdepack import odata
 from mdepack.api import ActionApi
-from mdepack.machines import collection
+from mdepack.machines import project
 
 # input name -> the Machine property it filters with `eq`
 EQUALS = {
@@ -42,9 +43,15 @@ def build_filter(inputs: dict[str, Any]) -> str | None:
     return odata.all_of(clauses) or None
 
 
-def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
-    """List every machine matching the filters, up to `max_results`."""
+def stream(inputs: dict[str, Any], api: ActionApi) -> Iterator[list[dict[str, Any]]]:
+    """Yield the matching machines page by page (`mdepack run --jsonl` keeps memory flat)."""
     expression = build_filter(inputs)
     params = {"$filter": expression} if expression else {}
-    machines = [m for page in api.pages(params, inputs.get("max_results")) for m in page]
-    return collection(machines, inputs.get("fields"))
+    for page in api.pages(params, inputs.get("max_results")):
+        yield project(page, inputs.get("fields"))
+
+
+def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
+    """List every machine matching the filters, up to `max_results`."""
+    machines = [machine for page in stream(inputs, api) for machine in page]
+    return {"machines": machines, "count": len(machines)}

@@ -201,14 +201,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _playbook_check(args: argparse.Namespace) -> int:
-    from mdepack.playbook.checker import check_file
+    from mdepack.playbook.checker import check_file, errors
 
     failed = 0
     for path in args.playbooks:
         problems = check_file(path)
         for problem in problems:
             sys.stderr.write(f"{problem}\n")
-        if problems:
+        if errors(problems):
             failed += 1
         else:
             sys.stdout.write(f"{path}: ok\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,12 @@ class Manifest:
             self._functions[name] = load_entrypoint(self.root, self.action(name).entrypoint)
         return self._functions[name]
 
+    def streamer(self, name: str) -> Callable[..., Any] | None:
+        """The action module's optional `stream(inputs, api)` generator of result pages."""
+        module = sys.modules.get(self.function(name).__module__)
+        found = getattr(module, "stream", None)
+        return found if callable(found) else None
+
 
 def load_entrypoint(root: Path, entrypoint: str) -> ActionFunction:
     """Import `path/to/module.py:function` relative to `root` under a private module name."""
@@ -102,6 +109,7 @@ def load_entrypoint(root: Path, entrypoint: str) -> ActionFunction:
     if spec is None or spec.loader is None or not path.is_file():
         raise RuntimeError(f"entrypoint {entrypoint!r}: no module at {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
     spec.loader.exec_module(module)
     function = getattr(module, attribute or "run", None)
     if not callable(function):

@@ -1,0 +1,1 @@
+"""Playbooks: YAML steps that chain actions, a static checker, and a runner."""
