@@ -35,7 +35,9 @@ class SchemaSet:
 
     def validator(self, relative: str) -> Validator:
         """A compiled validator for a pack schema file."""
-        return Validator(self, {"$ref": uri(relative)}, uri(relative))
+        # The wrapper needs a URI of its own: under the file's URI it would shadow the file and
+        # refer to itself.
+        return Validator(self, {"$ref": uri(relative)}, BASE_URI + "validate/" + relative)
 
     def inline(self, schema: dict[str, Any], base_uri: str) -> Validator:
         """A compiled validator for a schema written elsewhere (a playbook's inputs)."""

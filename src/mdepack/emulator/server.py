@@ -119,6 +119,8 @@ class Emulator:
         legacy_not_found: bool = False,
         state_dir: Path | None = None,
         token_lifetime: int = 3600,
+        server_page_size: int | None = None,
+        repeat_next_link: bool = False,
     ) -> None:
         if not (host.startswith("127.") or host in ("::1", "localhost")):
             raise ValueError("the emulator listens on loopback addresses only")
@@ -129,6 +131,10 @@ class Emulator:
         self.host, self.port = host, port
         self.legacy_not_found = legacy_not_found
         self.token_lifetime = token_lifetime
+        # Paging quirks seen in the field: a server-side page cap with @odata.nextLink, and a
+        # nextLink that always points at the same page.
+        self.server_page_size = server_page_size
+        self.repeat_next_link = repeat_next_link
         self.tenant_id = str(uuid.UUID(int=seed * 7919 + 1))
         self.apps: dict[str, App] = {}
         self.write_app = self.add_app([WRITE])
@@ -358,7 +364,7 @@ class Emulator:
                 return handler(*args, query=query, body=body)
         raise ApiFailure(404, "NotFound", f"Resource not found: {path}")
 
-    def _collection(self, machines: list[dict[str, Any]]) -> _Reply:
+    def _collection(self, machines: list[dict[str, Any]], next_link: str | None = None) -> _Reply:
         with self._lock:
             parts = []
             for machine in machines:
@@ -367,8 +373,11 @@ class Emulator:
                     cached = json.dumps(machine, separators=(",", ":")).encode()
                     self._json_cache[machine["id"]] = cached
                 parts.append(cached)
-        context = f'{{"@odata.context":"{self.url}/api/$metadata#Machines","value":['.encode()
-        return _Reply(200, context + b",".join(parts) + b"]}")
+        context = f'{{"@odata.context":"{self.url}/api/$metadata#Machines",'
+        if next_link:
+            context += f'"@odata.nextLink":{json.dumps(next_link)},'
+        head = (context + '"value":[').encode()
+        return _Reply(200, head + b",".join(parts) + b"]}")
 
     def _list(self, *, query: dict[str, str], body: Any) -> _Reply:
         machines = self.fleet.machines
@@ -390,7 +399,17 @@ class Emulator:
                 f"The limit of '{MAX_TOP}' for Top query has been exceeded. "
                 f"The value from the incoming request is '{top}'.",
             )
-        return self._collection(machines[skip : skip + top])
+        page_size = min(top, self.server_page_size or top)
+        page = machines[skip : skip + page_size]
+        next_link = None
+        if self.server_page_size and (self.repeat_next_link or skip + page_size < len(machines)):
+            next_skip = self.server_page_size if self.repeat_next_link else skip + page_size
+            link_query = {k: v for k, v in query.items() if k not in ("$skip", "$top")}
+            link_query["$skip"] = str(next_skip)
+            from urllib.parse import urlencode
+
+            next_link = f"{self.url}/api/machines?{urlencode(link_query)}"
+        return self._collection(page, next_link)
 
     def _find_by_tag(self, *, query: dict[str, str], body: Any) -> _Reply:
         tag = query.get("tag")

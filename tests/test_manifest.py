@@ -1,0 +1,93 @@
+"""The manifest is the single source of truth: every entry must resolve."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from mdepack import manifest, validation
+from mdepack.paths import placeholders
+
+PACK = manifest.load()
+ACTIONS = sorted(PACK.actions)
+
+
+def test_the_first_five_actions_are_declared() -> None:
+    assert ACTIONS == ["get_file_machines", "get_machine", "get_user_machines", "list_machines", "tag_machines"]
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_entrypoint_resolves_to_a_run_function_taking_inputs_and_api(name: str) -> None:
+    function = PACK.function(name)
+    assert list(inspect.signature(function).parameters) == ["inputs", "api"]
+    assert function.__module__ == f"mdepack._actions.{name}"
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_schemas_are_valid_draft_2020_12(name: str) -> None:
+    action = PACK.action(name)
+    for relative in (action.input, action.output):
+        schema = PACK.schema(relative)
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_every_schema_file_is_valid_and_every_ref_resolves() -> None:
+    for relative in PACK.schema_files():
+        schema = PACK.schema(relative)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        base = validation.uri(relative)
+        for ref in re.findall(r'"\$ref": "([^"]+)"', json.dumps(schema)):
+            from mdepack.playbook.types import deref
+
+            resolved = deref({"$ref": ref}, base)
+            assert resolved, f"{relative}: {ref} resolves to nothing"
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_manifest_entry_is_complete(name: str) -> None:
+    action = PACK.action(name)
+    assert action.method in ("GET", "POST")
+    assert action.path.startswith("/api/")
+    assert action.permission in ("Machine.Read.All", "Machine.ReadWrite.All")
+    assert action.side_effects == ("write" if action.method == "POST" else "read")
+    # Each path placeholder is an input the schema requires.
+    schema = PACK.schema(action.input)
+    for name_ in placeholders(action.path):
+        assert name_ in schema.get("required", []) or name == "get_machine"
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_manifest_example_is_valid_input(name: str) -> None:
+    validation.action_validator(name, "input").check_input(PACK.action(name).example)
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_input_schemas_refuse_unknown_fields(name: str) -> None:
+    assert PACK.schema(PACK.action(name).input)["additionalProperties"] is False
+
+
+def test_chained_types_are_named_once_with_semantic_tags() -> None:
+    defs = PACK.schema("schemas/common.json")["$defs"]
+    assert defs["sha1"]["x-contains"] == ["sha1", "hash"]
+    assert defs["machine_id"]["x-contains"] == ["defender atp device id"]
+    machine_ids = PACK.schema("schemas/tag_machines.input.json")["properties"]["machine_ids"]
+    assert machine_ids["items"] == {"$ref": "common.json#/$defs/machine_id"}
+    assert defs["Machine"]["properties"]["id"] == {"$ref": "#/$defs/machine_id"}
+
+
+def test_unknown_action_is_refused_naming_the_known_ones() -> None:
+    from mdepack.errors import InputError
+
+    with pytest.raises(InputError, match="unknown action 'nope'.*list_machines"):
+        PACK.action("nope")
+
+
+def test_pack_root_is_the_checkout_here() -> None:
+    assert (manifest.pack_root() / "manifest.yaml").is_file()
+    assert not (Path(manifest.__file__).parent / "actions").exists()
