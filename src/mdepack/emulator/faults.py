@@ -21,6 +21,7 @@ class Fault:
     method: str | None = None
     status: int | None = None
     times: int | None = 1  # None: every matching call
+    after: int = 0  # let this many matching calls through first
     probability: float | None = None
     delay: float = 0.0
     drop: bool = False
@@ -29,12 +30,16 @@ class Fault:
     message: str | None = None
     body: dict[str, Any] | None = None
     hits: int = 0
+    seen: int = 0
 
     def matches(self, method: str, path: str, rng: random.Random) -> bool:
         """True when this rule applies to the request, consuming one of its `times`."""
         if self.method and self.method.upper() != method:
             return False
         if not re.search(self.path, path):
+            return False
+        self.seen += 1
+        if self.seen <= self.after:
             return False
         if self.times is not None and self.hits >= self.times:
             return False

@@ -243,7 +243,7 @@ class Emulator:
         )
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, name="mdepack-emulator")
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="mdepack-emulator")
         self._thread.daemon = True
         self._thread.start()
         self.write_env()
