@@ -21,7 +21,11 @@ def test_public_cloud_is_the_default() -> None:
     ("cloud", "api", "authority"),
     [
         ("gcc", "https://api-gcc.securitycenter.microsoft.us", "https://login.microsoftonline.com"),
-        ("gcc-high", "https://api-gov.securitycenter.microsoft.us", "https://login.microsoftonline.us"),
+        (
+            "gcc-high",
+            "https://api-gov.securitycenter.microsoft.us",
+            "https://login.microsoftonline.us",
+        ),
         ("dod", "https://api-gov.securitycenter.microsoft.us", "https://login.microsoftonline.us"),
     ],
 )
@@ -31,7 +35,10 @@ def test_government_clouds(cloud: str, api: str, authority: str) -> None:
 
 
 def test_region_selects_the_regional_host() -> None:
-    assert Config.from_env({**CREDS, "MDE_REGION": "eu"}).api_url == "https://eu.api.security.microsoft.com"
+    assert (
+        Config.from_env({**CREDS, "MDE_REGION": "eu"}).api_url
+        == "https://eu.api.security.microsoft.com"
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,8 +61,14 @@ def test_bad_settings_are_refused_naming_the_variable(env: dict[str, str], field
 
 
 def test_http_is_allowed_only_for_loopback() -> None:
-    assert Config.from_env({**CREDS, "MDE_API_URL": "http://127.0.0.1:8080"}).api_url == "http://127.0.0.1:8080"
-    assert Config.from_env({**CREDS, "MDE_API_URL": "http://[::1]:8080/"}).api_url == "http://[::1]:8080"
+    assert (
+        Config.from_env({**CREDS, "MDE_API_URL": "http://127.0.0.1:8080"}).api_url
+        == "http://127.0.0.1:8080"
+    )
+    assert (
+        Config.from_env({**CREDS, "MDE_API_URL": "http://[::1]:8080/"}).api_url
+        == "http://[::1]:8080"
+    )
     assert is_loopback("localhost") and is_loopback("127.9.9.9") and not is_loopback("10.0.0.1")
 
 

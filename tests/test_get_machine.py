@@ -12,7 +12,9 @@ from mdepack.invoke import invoke
 
 def test_by_id(emulator: Emulator, client: ApiClient) -> None:
     machine = emulator.fleet.machines[4]
-    assert invoke("get_machine", {"machine_id": machine["id"]}, client=client) == {"machine": machine}
+    assert invoke("get_machine", {"machine_id": machine["id"]}, client=client) == {
+        "machine": machine
+    }
 
 
 def test_by_dns_name(emulator: Emulator, client: ApiClient) -> None:

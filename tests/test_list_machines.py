@@ -28,7 +28,11 @@ def test_25000_machines_are_listed_in_3_requests(big: Emulator) -> None:
     assert result["count"] == 25_000
     assert len({m["id"] for m in result["machines"]}) == 25_000
     calls = big.calls("/api/machines")
-    assert [(c.query.get("$top"), c.query.get("$skip")) for c in calls] == [("10000", None), ("10000", "10000"), ("10000", "20000")]
+    assert [(c.query.get("$top"), c.query.get("$skip")) for c in calls] == [
+        ("10000", None),
+        ("10000", "10000"),
+        ("10000", "20000"),
+    ]
 
 
 def test_max_results_sends_top_once(big: Emulator) -> None:
@@ -52,20 +56,39 @@ def test_an_exact_multiple_of_the_page_takes_one_more_call(clock: ManualClock) -
         assert len(emulator.calls("/api/machines")) == 3
 
 
-def test_filters_are_escaped_combined_and_match_the_emulator(emulator: Emulator, client: ApiClient) -> None:
-    inputs = {"health_status": ["Active", "Inactive"], "risk_score": "High", "rbac_group_id": [0, 140]}
+def test_filters_are_escaped_combined_and_match_the_emulator(
+    emulator: Emulator, client: ApiClient
+) -> None:
+    inputs = {
+        "health_status": ["Active", "Inactive"],
+        "risk_score": "High",
+        "rbac_group_id": [0, 140],
+    }
     result = invoke("list_machines", inputs, client=client)
     sent = emulator.calls("/api/machines")[-1].query["$filter"]
-    assert sent == "(healthStatus eq 'Active' or healthStatus eq 'Inactive') and riskScore eq 'High' and (rbacGroupId eq 0 or rbacGroupId eq 140)"
+    assert (
+        sent
+        == "(healthStatus eq 'Active' or healthStatus eq 'Inactive') and riskScore eq 'High' and (rbacGroupId eq 0 or rbacGroupId eq 140)"
+    )
     expected = [m["id"] for m in emulator.fleet.machines if compile_filter(sent)(m)]
     assert [m["id"] for m in result["machines"]] == expected
-    assert all(m["riskScore"] == "High" and m["healthStatus"] in ("Active", "Inactive") for m in result["machines"])
+    assert all(
+        m["riskScore"] == "High" and m["healthStatus"] in ("Active", "Inactive")
+        for m in result["machines"]
+    )
 
 
 def test_a_quote_in_a_value_is_doubled_and_matches(emulator: Emulator, client: ApiClient) -> None:
     result = invoke("list_machines", {"machine_tag": "o'brien-lab"}, client=client)
-    assert emulator.calls("/api/machines")[-1].query["$filter"] == "machineTags/any(tag: tag eq 'o''brien-lab')"
-    assert result["count"] == sum("o'brien-lab" in m["machineTags"] for m in emulator.fleet.machines) > 0
+    assert (
+        emulator.calls("/api/machines")[-1].query["$filter"]
+        == "machineTags/any(tag: tag eq 'o''brien-lab')"
+    )
+    assert (
+        result["count"]
+        == sum("o'brien-lab" in m["machineTags"] for m in emulator.fleet.machines)
+        > 0
+    )
 
 
 def test_prefix_dates_and_raw_odata(emulator: Emulator, client: ApiClient) -> None:
@@ -76,11 +99,16 @@ def test_prefix_dates_and_raw_odata(emulator: Emulator, client: ApiClient) -> No
     }
     result = invoke("list_machines", inputs, client=client)
     sent = emulator.calls("/api/machines")[-1].query["$filter"]
-    assert sent == "startswith(computerDnsName,'laptop-') and lastSeen gt 2026-10-01T00:00:00Z and (osPlatform eq 'Windows11' or osPlatform eq 'Windows10')"
+    assert (
+        sent
+        == "startswith(computerDnsName,'laptop-') and lastSeen gt 2026-10-01T00:00:00Z and (osPlatform eq 'Windows11' or osPlatform eq 'Windows10')"
+    )
     assert all(m["computerDnsName"].startswith("laptop-") for m in result["machines"])
 
 
-def test_a_bad_enum_value_is_refused_before_any_request(emulator: Emulator, client: ApiClient) -> None:
+def test_a_bad_enum_value_is_refused_before_any_request(
+    emulator: Emulator, client: ApiClient
+) -> None:
     with pytest.raises(InputError, match="health_status"):
         invoke("list_machines", {"health_status": "Sleepy"}, client=client)
     assert emulator.calls() == []
@@ -95,7 +123,10 @@ def test_bad_raw_odata_gets_the_apis_odata_error(emulator: Emulator, client: Api
 
 def test_an_empty_fleet_answers_404_and_gives_an_empty_result(clock: ManualClock) -> None:
     with Emulator(data=Fleet([]), clock=clock) as emulator:
-        assert invoke("list_machines", {}, client=make_client(emulator, clock)) == {"machines": [], "count": 0}
+        assert invoke("list_machines", {}, client=make_client(emulator, clock)) == {
+            "machines": [],
+            "count": 0,
+        }
         assert [c.status for c in emulator.calls()] == [404]
 
 

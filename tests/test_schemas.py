@@ -27,14 +27,20 @@ def collection(*machines: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("machine", [REAL, DOCS, SPARSE], ids=["real", "docs", "sparse"])
 def test_collection_output_accepts_real_machine_shapes(machine: dict[str, Any]) -> None:
-    validation.action_validator("list_machines", "output").check_output(collection(machine), "list_machines")
-    validation.action_validator("get_machine", "output").check_output({"machine": machine}, "get_machine")
+    validation.action_validator("list_machines", "output").check_output(
+        collection(machine), "list_machines"
+    )
+    validation.action_validator("get_machine", "output").check_output(
+        {"machine": machine}, "get_machine"
+    )
 
 
 def test_integer_and_string_rbac_group_id_and_both_onboarding_spellings() -> None:
     assert isinstance(REAL["rbacGroupId"], int) and isinstance(DOCS["rbacGroupId"], str)
     assert REAL["onboardingStatus"] == "Onboarded" and DOCS["onboardingStatus"] == "onboarded"
-    validation.action_validator("list_machines", "output").check_output(collection(REAL, DOCS), "list_machines")
+    validation.action_validator("list_machines", "output").check_output(
+        collection(REAL, DOCS), "list_machines"
+    )
 
 
 def test_emulator_fleet_fits_the_output_schema() -> None:
@@ -51,17 +57,22 @@ def test_emulator_fleet_fits_the_output_schema() -> None:
         ({"osBuild": "22631"}, "machines[0].osBuild"),
     ],
 )
-def test_output_is_strict_where_a_later_step_relies_on_it(change: dict[str, Any], where: str) -> None:
+def test_output_is_strict_where_a_later_step_relies_on_it(
+    change: dict[str, Any], where: str
+) -> None:
     machine = {**copy.deepcopy(REAL), **change}
     with pytest.raises(OutputValidationError) as caught:
-        validation.action_validator("list_machines", "output").check_output(collection(machine), "list_machines")
+        validation.action_validator("list_machines", "output").check_output(
+            collection(machine), "list_machines"
+        )
     assert caught.value.details["field"] == where
 
 
 def _reference_validator(relative: str) -> jsonschema.Draft202012Validator:
     schemas = validation.schema_set()
     registry = Registry().with_resources(
-        (uri, Resource.from_contents(doc, default_specification=DRAFT202012)) for uri, doc in schemas.resources
+        (uri, Resource.from_contents(doc, default_specification=DRAFT202012))
+        for uri, doc in schemas.resources
     )
     return jsonschema.Draft202012Validator({"$ref": validation.uri(relative)}, registry=registry)
 
@@ -76,13 +87,42 @@ def _corpus() -> list[tuple[str, Any]]:
         ("schemas/list_machines.output.json", {"machines": [REAL], "count": -1}),
         ("schemas/list_machines.output.json", {"machines": [REAL]}),
         ("schemas/list_machines.output.json", {"machines": [REAL], "count": 1, "extra": 1}),
-        ("schemas/list_machines.output.json", {"machines": [{**REAL, "ipAddresses": [{"ipAddress": 5}]}], "count": 1}),
+        (
+            "schemas/list_machines.output.json",
+            {"machines": [{**REAL, "ipAddresses": [{"ipAddress": 5}]}], "count": 1},
+        ),
         ("schemas/get_machine.output.json", {"machine": SPARSE}),
         ("schemas/get_machine.output.json", {"machine": {**REAL, "isAadJoined": "yes"}}),
-        ("schemas/tag_machines.output.json", {"action": "Add", "tag": "t", "updated": [REAL["id"]], "not_found": [], "count": 1, "dry_run": False}),
-        ("schemas/tag_machines.output.json", {"action": "Toggle", "tag": "t", "updated": [], "not_found": [], "count": 0, "dry_run": False}),
-        ("schemas/tag_machines.input.json", {"machine_ids": [REAL["id"]], "tag": "x" * 201, "action": "Add"}),
-        ("schemas/tag_machines.input.json", {"machine_ids": [REAL["id"]], "tag": "bad\ttag", "action": "Add"}),
+        (
+            "schemas/tag_machines.output.json",
+            {
+                "action": "Add",
+                "tag": "t",
+                "updated": [REAL["id"]],
+                "not_found": [],
+                "count": 1,
+                "dry_run": False,
+            },
+        ),
+        (
+            "schemas/tag_machines.output.json",
+            {
+                "action": "Toggle",
+                "tag": "t",
+                "updated": [],
+                "not_found": [],
+                "count": 0,
+                "dry_run": False,
+            },
+        ),
+        (
+            "schemas/tag_machines.input.json",
+            {"machine_ids": [REAL["id"]], "tag": "x" * 201, "action": "Add"},
+        ),
+        (
+            "schemas/tag_machines.input.json",
+            {"machine_ids": [REAL["id"]], "tag": "bad\ttag", "action": "Add"},
+        ),
         ("schemas/tag_machines.input.json", {"machine_ids": [], "tag": "t", "action": "Add"}),
         ("schemas/get_user_machines.input.json", {"user": "CONTOSO\\user1"}),
         ("schemas/get_user_machines.input.json", {"user": "../etc"}),
@@ -92,7 +132,10 @@ def _corpus() -> list[tuple[str, Any]]:
         ("schemas/get_file_machines.input.json", {"sha1": "g" * 40}),
         ("schemas/get_machine.input.json", {"machine_id": "desktop-000001.contoso.com"}),
         ("schemas/get_machine.input.json", {"machine_id": "a/b"}),
-        ("schemas/list_machines.input.json", {"health_status": ["Active", "Inactive"], "rbac_group_id": [0, 140]}),
+        (
+            "schemas/list_machines.input.json",
+            {"health_status": ["Active", "Inactive"], "rbac_group_id": [0, 140]},
+        ),
         ("schemas/list_machines.input.json", {"health_status": []}),
         ("schemas/list_machines.input.json", {"risk_score": "Severe"}),
         ("schemas/list_machines.input.json", {"last_seen_after": "2024-01-01"}),

@@ -15,21 +15,42 @@ from mdepack.invoke import invoke
 
 
 def fake_ids(count: int) -> list[str]:
-    return [hashlib.sha1(f"unknown-{i}".encode()).hexdigest() for i in range(count)]
+    return [
+        hashlib.sha1(f"unknown-{i}".encode(), usedforsecurity=False).hexdigest()
+        for i in range(count)
+    ]
 
 
-def test_duplicates_are_sent_once_with_the_pascal_case_body(emulator: Emulator, client: ApiClient) -> None:
+def test_duplicates_are_sent_once_with_the_pascal_case_body(
+    emulator: Emulator, client: ApiClient
+) -> None:
     ids = [m["id"] for m in emulator.fleet.machines[:3]]
-    result = invoke("tag_machines", {"machine_ids": [*ids, ids[0].upper(), ids[1]], "tag": "ir-1", "action": "Add"}, client=client)
+    result = invoke(
+        "tag_machines",
+        {"machine_ids": [*ids, ids[0].upper(), ids[1]], "tag": "ir-1", "action": "Add"},
+        client=client,
+    )
     (call,) = emulator.calls("/api/machines/AddOrRemoveTagForMultipleMachines")
     assert call.body == {"Value": "ir-1", "Action": "Add", "MachineIds": ids}
-    assert result == {"action": "Add", "tag": "ir-1", "updated": ids, "not_found": [], "count": 3, "dry_run": False, "calls": 1}
+    assert result == {
+        "action": "Add",
+        "tag": "ir-1",
+        "updated": ids,
+        "not_found": [],
+        "count": 3,
+        "dry_run": False,
+        "calls": 1,
+    }
     assert all("ir-1" in emulator.machine(i)["machineTags"] for i in ids)  # type: ignore[index]
 
 
 def test_remove(emulator: Emulator, client: ApiClient) -> None:
     machine = next(m for m in emulator.fleet.machines if "VIP" in m["machineTags"])
-    result = invoke("tag_machines", {"machine_ids": [machine["id"]], "tag": "VIP", "action": "Remove"}, client=client)
+    result = invoke(
+        "tag_machines",
+        {"machine_ids": [machine["id"]], "tag": "VIP", "action": "Remove"},
+        client=client,
+    )
     assert result["updated"] == [machine["id"]]
     assert "VIP" not in emulator.machine(machine["id"])["machineTags"]  # type: ignore[index]
 
@@ -37,43 +58,79 @@ def test_remove(emulator: Emulator, client: ApiClient) -> None:
 def test_1200_machines_are_tagged_in_3_calls_of_at_most_500(clock: ManualClock) -> None:
     with Emulator(machines=1300, clock=clock) as emulator:
         ids = [m["id"] for m in emulator.fleet.machines[:1200]]
-        result = invoke("tag_machines", {"machine_ids": ids, "tag": "t", "action": "Add", "max_machines": 2000}, client=make_client(emulator, clock))
-        sizes = [len(c.body["MachineIds"]) for c in emulator.calls("/api/machines/AddOrRemoveTagForMultipleMachines")]
+        result = invoke(
+            "tag_machines",
+            {"machine_ids": ids, "tag": "t", "action": "Add", "max_machines": 2000},
+            client=make_client(emulator, clock),
+        )
+        sizes = [
+            len(c.body["MachineIds"])
+            for c in emulator.calls("/api/machines/AddOrRemoveTagForMultipleMachines")
+        ]
         assert sizes == [500, 500, 200]
         assert result["count"] == 1200 and result["calls"] == 3
 
 
-def test_more_distinct_ids_than_max_machines_is_refused_before_any_write(emulator: Emulator, client: ApiClient) -> None:
-    with pytest.raises(GuardError, match=r"501 distinct machines is more than max_machines \(500\)") as caught:
-        invoke("tag_machines", {"machine_ids": fake_ids(501), "tag": "t", "action": "Add"}, client=client)
+def test_more_distinct_ids_than_max_machines_is_refused_before_any_write(
+    emulator: Emulator, client: ApiClient
+) -> None:
+    with pytest.raises(
+        GuardError, match=r"501 distinct machines is more than max_machines \(500\)"
+    ) as caught:
+        invoke(
+            "tag_machines",
+            {"machine_ids": fake_ids(501), "tag": "t", "action": "Add"},
+            client=client,
+        )
     assert caught.value.exit_code == 2
     assert emulator.calls() == []
 
 
 def test_the_guard_counts_distinct_ids(emulator: Emulator, client: ApiClient) -> None:
     ids = [m["id"] for m in emulator.fleet.machines[:2]]
-    result = invoke("tag_machines", {"machine_ids": ids * 3, "tag": "t", "action": "Add", "max_machines": 2}, client=client)
+    result = invoke(
+        "tag_machines",
+        {"machine_ids": ids * 3, "tag": "t", "action": "Add", "max_machines": 2},
+        client=client,
+    )
     assert result["count"] == 2
 
 
 def test_ids_the_api_does_not_return_are_not_found(emulator: Emulator, client: ApiClient) -> None:
     known = [m["id"] for m in emulator.fleet.machines[:2]]
     unknown = fake_ids(2)
-    result = invoke("tag_machines", {"machine_ids": [known[0], unknown[0], known[1], unknown[1]], "tag": "t", "action": "Add"}, client=client)
+    result = invoke(
+        "tag_machines",
+        {"machine_ids": [known[0], unknown[0], known[1], unknown[1]], "tag": "t", "action": "Add"},
+        client=client,
+    )
     assert (result["updated"], result["not_found"]) == (known, unknown)
 
 
 def test_dry_run_sends_nothing(emulator: Emulator, client: ApiClient) -> None:
     ids = fake_ids(700)
-    result = invoke("tag_machines", {"machine_ids": ids, "tag": "t", "action": "Add", "dry_run": True, "max_machines": 1000}, client=client)
-    assert result["dry_run"] is True and result["planned"] == ids and result["calls"] == 2 and result["count"] == 0
+    result = invoke(
+        "tag_machines",
+        {"machine_ids": ids, "tag": "t", "action": "Add", "dry_run": True, "max_machines": 1000},
+        client=client,
+    )
+    assert (
+        result["dry_run"] is True
+        and result["planned"] == ids
+        and result["calls"] == 2
+        and result["count"] == 0
+    )
     assert emulator.calls() == []
 
 
 @pytest.mark.parametrize("bad", ["abc", "g" * 40, "a" * 41, "../" + "a" * 37])
 def test_a_malformed_machine_id_is_refused(emulator: Emulator, client: ApiClient, bad: str) -> None:
     with pytest.raises(InputError, match=r"machine_ids\[1\]"):
-        invoke("tag_machines", {"machine_ids": ["a" * 40, bad], "tag": "t", "action": "Add"}, client=client)
+        invoke(
+            "tag_machines",
+            {"machine_ids": ["a" * 40, bad], "tag": "t", "action": "Add"},
+            client=client,
+        )
     assert emulator.calls() == []
 
 
@@ -81,13 +138,22 @@ def test_a_failed_batch_says_what_was_and_was_not_applied(clock: ManualClock) ->
     with Emulator(machines=1100, clock=clock) as emulator:
         ids = [m["id"] for m in emulator.fleet.machines[:1100]]
         # The first batch goes through, then the API fails for good.
-        emulator.add_fault(path="AddOrRemoveTagForMultipleMachines", status=503, times=None, after=1)
+        emulator.add_fault(
+            path="AddOrRemoveTagForMultipleMachines", status=503, times=None, after=1
+        )
         with pytest.raises(TransientError) as caught:
-            invoke("tag_machines", {"machine_ids": ids, "tag": "t", "action": "Add", "max_machines": 2000}, client=make_client(emulator, clock))
+            invoke(
+                "tag_machines",
+                {"machine_ids": ids, "tag": "t", "action": "Add", "max_machines": 2000},
+                client=make_client(emulator, clock),
+            )
         details = caught.value.details
         assert details["applied"] == ids[:500]
         assert details["not_applied"] == ids[500:]
         assert details["attempts"] == 4
-        assert "applied to 500 of 1100 machines" in caught.value.message and "not applied to 600" in caught.value.message
+        assert (
+            "applied to 500 of 1100 machines" in caught.value.message
+            and "not applied to 600" in caught.value.message
+        )
         assert all("t" in emulator.machine(i)["machineTags"] for i in ids[:500])  # type: ignore[index]
         assert not any("t" in emulator.machine(i)["machineTags"] for i in ids[500:])  # type: ignore[index]

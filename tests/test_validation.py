@@ -22,7 +22,9 @@ def test_sha1_refusal_names_the_field_and_sha1(value: Any) -> None:
 
 
 def test_md5_message_says_only_sha1_is_accepted() -> None:
-    with pytest.raises(InputError, match=r"sha1: must be a SHA-1 hash.*MD5 and SHA-256 are not accepted"):
+    with pytest.raises(
+        InputError, match=r"sha1: must be a SHA-1 hash.*MD5 and SHA-256 are not accepted"
+    ):
         prepare("get_file_machines", {"sha1": MD5})
 
 
@@ -32,17 +34,44 @@ def test_md5_message_says_only_sha1_is_accepted() -> None:
         ("get_file_machines", {}, "sha1", "is required"),
         ("get_file_machines", {"sha1": "a" * 40, "colour": "red"}, "colour", "not a known field"),
         ("list_machines", {"health_status": "Sleeping"}, "health_status", "must be one of: Active"),
-        ("list_machines", {"risk_score": ["High", "Severe"]}, "risk_score[1]", "must be one of: None, Informational"),
+        (
+            "list_machines",
+            {"risk_score": ["High", "Severe"]},
+            "risk_score[1]",
+            "must be one of: None, Informational",
+        ),
         ("list_machines", {"max_results": 0}, "max_results", "minimum"),
         ("list_machines", {"last_seen_after": "yesterday"}, "last_seen_after", "ISO-8601"),
-        ("tag_machines", {"machine_ids": ["abc"], "tag": "t", "action": "Add"}, "machine_ids[0]", "40 hexadecimal"),
-        ("tag_machines", {"machine_ids": ["a" * 40], "tag": "t", "action": "add"}, "action", "Add or Remove"),
-        ("tag_machines", {"machine_ids": [], "tag": "t", "action": "Add"}, "machine_ids", "non-empty"),
+        (
+            "tag_machines",
+            {"machine_ids": ["abc"], "tag": "t", "action": "Add"},
+            "machine_ids[0]",
+            "40 hexadecimal",
+        ),
+        (
+            "tag_machines",
+            {"machine_ids": ["a" * 40], "tag": "t", "action": "add"},
+            "action",
+            "Add or Remove",
+        ),
+        (
+            "tag_machines",
+            {"machine_ids": [], "tag": "t", "action": "Add"},
+            "machine_ids",
+            "non-empty",
+        ),
         ("get_user_machines", {"user": "a/b"}, "user", "without '/'"),
-        ("get_machine", {"machine_id": "x/../y"}, "machine_id", "machine id (40 hexadecimal characters) or a computer DNS name"),
+        (
+            "get_machine",
+            {"machine_id": "x/../y"},
+            "machine_id",
+            "machine id (40 hexadecimal characters) or a computer DNS name",
+        ),
     ],
 )
-def test_errors_name_the_field_and_the_rule(action: str, inputs: dict[str, Any], field: str, words: str) -> None:
+def test_errors_name_the_field_and_the_rule(
+    action: str, inputs: dict[str, Any], field: str, words: str
+) -> None:
     with pytest.raises(InputError) as caught:
         prepare(action, inputs)
     assert caught.value.field == field

@@ -135,7 +135,7 @@ class ApiClient:
                 return self._attempt(method, template, url, body, attempt, missing_ok)
             except _Failure as failure:
                 error = failure.error
-                if isinstance(error, AuthError) and error.status == 401 and not refreshed:
+                if error.status == 401 and not refreshed:
                     refreshed = True
                     self.tokens.refresh()
                     continue
@@ -269,7 +269,8 @@ class ApiClient:
         wait = None
         if status == 429:
             wait = server_wait(response.headers.get("Retry-After"), message, self.clock.time())
-        return _Failure(error, status in RETRY_STATUSES or status == 401, wait)
+        # 401 is not retried as such: the call loop refreshes the token once, then gives up.
+        return _Failure(error, status in RETRY_STATUSES, wait)
 
 
 def collection_items(data: Any) -> list[dict[str, Any]]:

@@ -145,7 +145,7 @@ class Emulator:
         self.limiter = RateLimiter(rate_per_minute, rate_per_hour, self.clock)
         self.requests: list[LoggedRequest] = []
         self.token_requests = 0
-        self._tokens_valid_after = 0.0
+        self._token_generation = 0
         self._lock = threading.RLock()
         self._index()
         self._state_dir = state_dir
@@ -169,7 +169,7 @@ class Emulator:
 
     def expire_tokens(self) -> None:
         """Make every token issued so far invalid, as if it had expired."""
-        self._tokens_valid_after = self.clock.time() + 1
+        self._token_generation += 1
 
     def relate_file(self, sha1: str, machine_ids: list[str]) -> None:
         """Say that these machines have seen the file."""
@@ -243,7 +243,9 @@ class Emulator:
         )
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="mdepack-emulator")
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="mdepack-emulator"
+        )
         self._thread.daemon = True
         self._thread.start()
         self.write_env()
@@ -305,6 +307,7 @@ class Emulator:
             "tid": self.tenant_id,
             "roles": app.roles,
             "ver": "1.0",
+            "uti": f"{self._token_generation}.{secrets.token_hex(4)}",
         }
         return pki.sign_jwt(claims, self._pki.signing_key, self._pki.key_id)
 
@@ -317,7 +320,8 @@ class Emulator:
         if str(claims.get("aud", "")).rstrip("/") != AUDIENCE:
             raise ApiFailure(403, "Forbidden", "The access token has the wrong audience.")
         now = self.clock.time()
-        if claims.get("exp", 0) <= now or claims.get("iat", 0) < self._tokens_valid_after:
+        generation = int(str(claims.get("uti", "0.")).partition(".")[0] or 0)
+        if claims.get("exp", 0) <= now or generation < self._token_generation:
             raise ApiFailure(401, "Unauthorized", "The access token has expired.")
         if claims.get("tid") != self.tenant_id:
             raise ApiFailure(401, "Unauthorized", "The access token is for another tenant.")
@@ -529,7 +533,8 @@ class Emulator:
         if app.certificate is None or not assertion:
             return False
         header = pki.jwt_header(assertion)
-        if not ({header.get("x5t"), header.get("x5t#S256")} & pki.thumbprints(app.certificate)):
+        named = {str(header.get(key, "")).rstrip("=") for key in ("x5t", "x5t#S256")}
+        if not named & pki.thumbprints(app.certificate):
             return False
         claims = pki.verify_jwt(assertion, app.certificate.public_key())
         return bool(
