@@ -1,0 +1,189 @@
+"""The `mdepack` command, black-box: exit codes, JSON on stdout, errors on stderr, no secrets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+from mdepack.emulator import Emulator
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Emulator]:
+    # Real time here: the CLI runs in another process with its own clock.
+    with Emulator(machines=40) as emulator:
+        yield emulator
+
+
+def test_actions_and_describe() -> None:
+    listed = run_cli("actions")
+    assert listed.code == 0 and "tag_machines" in listed.stdout and "write" in listed.stdout
+    described = run_cli("describe", "get_file_machines")
+    assert described.json["http"] == {"method": "GET", "path": "/api/files/{sha1}/machines"}
+    assert described.json["input"]["required"] == ["sha1"]
+
+
+def test_run_prints_the_output_json(live: Emulator, tmp_path: Path) -> None:
+    sha1 = live.fleet.file_with(3)
+    result = run_cli(
+        "run", "get_file_machines", "--input", json.dumps({"sha1": sha1}), env=live.env()
+    )
+    assert result.code == 0, result.stderr
+    assert result.json["count"] == 3
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps({"sha1": sha1, "fields": ["computerDnsName"]}))
+    assert (
+        run_cli("run", "get_file_machines", "--input", f"@{path}", env=live.env()).json["count"]
+        == 3
+    )
+    piped = run_cli(
+        "run",
+        "get_user_machines",
+        "--input",
+        "-",
+        env=live.env(),
+        stdin='{"user": "user1@contoso.com"}',
+    )
+    assert piped.json["count"] == 3
+
+
+def test_invalid_input_exits_2_before_any_request(live: Emulator) -> None:
+    live.clear_log()
+    result = run_cli(
+        "run",
+        "get_file_machines",
+        "--input",
+        '{"sha1": "d41d8cd98f00b204e9800998ecf8427e"}',
+        env=live.env(),
+    )
+    assert result.code == 2
+    assert result.error["type"] == "InputError" and result.error["field"] == "sha1"
+    assert "SHA-1" in result.error["message"]
+    assert result.stdout == ""
+    assert live.calls() == []
+
+
+def test_invalid_input_is_refused_even_without_configuration() -> None:
+    assert run_cli("run", "tag_machines", "--input", '{"machine_ids": ["x"]}').code == 2
+    unconfigured = run_cli("run", "get_file_machines", "--input", json.dumps({"sha1": "a" * 40}))
+    assert unconfigured.code == 2 and unconfigured.error["field"] == "MDE_TENANT_ID"
+
+
+def test_not_json_input_exits_2() -> None:
+    result = run_cli("run", "list_machines", "--input", "{nope")
+    assert result.code == 2 and "not valid JSON" in result.error["message"]
+
+
+def test_an_api_failure_exits_1_with_the_apis_code_and_target(live: Emulator) -> None:
+    result = run_cli(
+        "run", "get_machine", "--input", json.dumps({"machine_id": "0" * 40}), env=live.env()
+    )
+    assert result.code == 1
+    assert result.error["type"] == "NotFoundError"
+    assert result.error["code"] == "ResourceNotFound" and result.error["status"] == 404
+    assert result.error["target"].startswith("|")
+
+
+def test_the_guard_exits_2(live: Emulator) -> None:
+    ids = [f"{i:040x}" for i in range(3)]
+    result = run_cli(
+        "run",
+        "tag_machines",
+        "--input",
+        json.dumps({"machine_ids": ids, "tag": "t", "action": "Add", "max_machines": 2}),
+        env=live.env(),
+    )
+    assert result.code == 2 and result.error["type"] == "GuardError"
+
+
+def test_jsonl_streams_one_machine_a_line(live: Emulator) -> None:
+    result = run_cli(
+        "run",
+        "list_machines",
+        "--jsonl",
+        "--input",
+        '{"fields": ["computerDnsName"]}',
+        env=live.env(),
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 40 and set(lines[0]) == {"id", "computerDnsName"}
+
+
+def test_playbook_commands(live: Emulator) -> None:
+    shipped = sorted(str(p) for p in (Path(__file__).parent.parent / "playbooks").glob("*.yaml"))
+    assert run_cli("playbook", "check", *shipped).code == 0
+    sha1 = live.fleet.file_with(2)
+    result = run_cli(
+        "playbook",
+        "run",
+        "tag_machines_by_file_hash",
+        "--input",
+        json.dumps({"sha1": sha1, "tag": "cli"}),
+        env=live.env(),
+    )
+    assert result.code == 0, result.stderr
+    assert len(result.json["tagged"]) == 2
+    assert "related" in result.stderr and "2 API calls in all" in result.stderr
+
+
+def test_no_secret_or_token_reaches_output_on_any_path(live: Emulator) -> None:
+    secret = live.write_app.secret or ""
+    token = live.issue_token(live.write_app)
+    live.expire_tokens()
+    wrong = {**live.env(), "MDE_CLIENT_SECRET": secret[::-1]}
+    runs = [
+        run_cli(
+            "-v",
+            "run",
+            "get_file_machines",
+            "--input",
+            json.dumps({"sha1": "a" * 40}),
+            env=live.env(),
+        ),
+        run_cli(
+            "-v", "run", "get_file_machines", "--input", json.dumps({"sha1": "a" * 40}), env=wrong
+        ),
+        run_cli(
+            "-v",
+            "run",
+            "get_file_machines",
+            "--input",
+            json.dumps({"sha1": "a" * 40}),
+            env={**live.env(), "MDE_ACCESS_TOKEN": token},
+        ),
+        run_cli(
+            "-v",
+            "run",
+            "get_machine",
+            "--input",
+            json.dumps({"machine_id": "0" * 40}),
+            env=live.env(),
+        ),
+        run_cli(
+            "-v",
+            "run",
+            "tag_machines",
+            "--input",
+            json.dumps({"machine_ids": ["a" * 40], "tag": "t", "action": "Add"}),
+            env={
+                **live.env(),
+                "MDE_CLIENT_ID": live.readonly_app.client_id,
+                "MDE_CLIENT_SECRET": live.readonly_app.secret or "",
+            },
+        ),
+        run_cli("-v", "run", "get_file_machines", "--input", "{bad", env=live.env()),
+    ]
+    assert [r.code for r in runs] == [0, 1, 1, 1, 1, 2]
+    assert runs[2].error["type"] == "AuthError" and runs[4].error["type"] == "PermissionDeniedError"
+    assert "api_call method=GET" in runs[0].stderr
+    for result in runs:
+        for text in (result.stdout, result.stderr):
+            assert secret not in text and secret[::-1] not in text
+            assert token not in text and "eyJ" not in text
+            assert (live.readonly_app.secret or "-") not in text
