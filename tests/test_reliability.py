@@ -286,3 +286,14 @@ def test_random_inputs_give_the_output_or_a_typed_error(
     except (InputError, ApiError):
         return
     assert isinstance(output, dict)
+
+
+def test_every_client_in_a_process_shares_one_pacer_per_tenant_and_app(emulator: Emulator) -> None:
+    from mdepack.config import Config
+
+    config = Config.from_env(emulator.env())
+    assert ApiClient(config).pacer is ApiClient(config).pacer  # warm invocations share the budget
+    other_app = Config.from_env(
+        {**emulator.env(), "MDE_CLIENT_ID": emulator.readonly_app.client_id}
+    )
+    assert ApiClient(other_app).pacer is not ApiClient(config).pacer

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 import requests
 
 from mdepack import auth, paths
-from mdepack.clock import Clock, SystemClock
+from mdepack.clock import SYSTEM_CLOCK, Clock
 from mdepack.config import Config
 from mdepack.errors import (
     ApiError,
@@ -86,7 +86,7 @@ class ApiClient:
         retry: RetryPolicy | None = None,
     ) -> None:
         self.config = config
-        self.clock = clock or SystemClock()
+        self.clock = clock or SYSTEM_CLOCK
         timeout = (config.connect_timeout, config.read_timeout)
         self.session = session or _shared_session(config.verify, timeout)
         self._tokens = token_provider

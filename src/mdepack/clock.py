@@ -87,3 +87,7 @@ class ScaledClock:
         """Sleep for the real fraction of the scaled wait."""
         if seconds > 0:
             time.sleep(seconds / self.factor)
+
+
+# The one real clock of the process: pacers are per clock, so sharing it shares the budget.
+SYSTEM_CLOCK = SystemClock()

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography import x509
 
-from mdepack.clock import Clock, SystemClock
+from mdepack.clock import SYSTEM_CLOCK, Clock
 from mdepack.emulator import fleet as fleet_module
 from mdepack.emulator import odata, pki
 from mdepack.emulator.faults import Fault, FaultPlan
@@ -127,7 +127,7 @@ class Emulator:
         if isinstance(data, Path):
             data = fleet_module.load(data)
         self.fleet = data or fleet_module.generate(machines, seed)
-        self.clock = clock or SystemClock()
+        self.clock = clock or SYSTEM_CLOCK
         self.host, self.port = host, port
         self.legacy_not_found = legacy_not_found
         self.token_lifetime = token_lifetime

@@ -1,0 +1,81 @@
+"""AWS Lambda handler: `mdepack.triggers.aws_lambda.handler`.
+
+- Direct invocation (Step Functions, SDK): `{"action": NAME, "input": {...}}` returns the action's
+  output, `{"playbook": NAME, "input": {...}}` a shipped playbook's outputs. A failure raises the
+  pack's error, so a Step Functions `Retry`/`Catch` matches on its class name
+  (`"ErrorEquals": ["RateLimitError"]`).
+- API Gateway or a function URL (payload 1.0 or 2.0): `POST /actions/{action}` or
+  `POST /playbooks/{playbook}` with the input as the JSON body; the answer is
+  `{statusCode, headers, body}` (see :mod:`mdepack.triggers.http` for the statuses).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+_ROUTE = re.compile(r"/(actions|playbooks)/([^/]+)/?$")
+
+
+def handler(event: dict[str, Any], context: Any = None) -> Any:
+    """The Lambda entry point."""
+    if _is_http(event):
+        return _http(event)
+    from mdepack.triggers.http import run
+
+    if "action" in event:
+        return run("actions", str(event["action"]), event.get("input", {}))
+    if "playbook" in event:
+        from mdepack.triggers.http import shipped_playbook
+
+        try:
+            shipped_playbook(str(event["playbook"]))
+        except LookupError:
+            from mdepack.errors import InputError
+
+            raise InputError(
+                f"playbook: no shipped playbook {event['playbook']!r}",
+                field="playbook",
+                rule="must name a shipped playbook",
+            ) from None
+        return run("playbooks", str(event["playbook"]), event.get("input", {}))
+    from mdepack.errors import InputError
+
+    raise InputError(
+        'event: expected {"action": NAME, "input": {...}}, {"playbook": NAME, ...} or an HTTP event',
+        field="event",
+        rule="a known event shape",
+    )
+
+
+def _is_http(event: dict[str, Any]) -> bool:
+    return "httpMethod" in event or "rawPath" in event or "routeKey" in event
+
+
+def _http(event: dict[str, Any]) -> dict[str, Any]:
+    from mdepack.triggers.http import respond
+
+    method = event.get("httpMethod") or event.get("requestContext", {}).get("http", {}).get(
+        "method", ""
+    )
+    path = event.get("rawPath") or event.get("path") or ""
+    match = _ROUTE.search(path)
+    if match is None:
+        status, headers, body = (
+            404,
+            {"Content-Type": "application/json"},
+            '{"error": {"type": "NotFound", "message": "POST /actions/{action} or /playbooks/{playbook}"}}',
+        )
+    elif str(method).upper() != "POST":
+        status, headers, body = (
+            405,
+            {"Content-Type": "application/json", "Allow": "POST"},
+            '{"error": {"type": "MethodNotAllowed", "message": "use POST"}}',
+        )
+    else:
+        raw = event.get("body")
+        if raw and event.get("isBase64Encoded"):
+            raw = base64.b64decode(raw)
+        status, headers, body = respond(match.group(1), match.group(2), raw)
+    return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}

@@ -1,0 +1,101 @@
+"""What an HTTP trigger answers, whatever the platform: the status, headers and JSON body for
+`POST /actions/{name}` or `POST /playbooks/{name}` with the input as the JSON body.
+
+| outcome | status |
+|---|---|
+| the output | 200 |
+| invalid input, a guard (InputError, GuardError) | 400 |
+| unknown action or playbook | 404 |
+| the API refused the app's roles (PermissionDeniedError) | 403 |
+| the API's rate limit outlasted the retries (RateLimitError) | 429, with Retry-After |
+| any other API failure (auth, not found, 5xx, timeouts, bad answers) | 502 |
+| a bug | 500 |
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from mdepack.errors import InputError, MdepackError, PermissionDeniedError, RateLimitError
+from mdepack.redact import redact
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def status_for(error: MdepackError) -> int:
+    """The HTTP status a trigger answers for one of the pack's errors."""
+    if isinstance(error, InputError):
+        return 400
+    if isinstance(error, PermissionDeniedError):
+        return 403
+    if isinstance(error, RateLimitError):
+        return 429
+    return 502
+
+
+def run(kind: str, name: str, inputs: Any) -> Any:
+    """Run an action (kind "actions") or a shipped playbook (kind "playbooks"); raise on failure."""
+    if kind == "actions":
+        from mdepack.invoke import invoke
+
+        return invoke(name, inputs)
+    from mdepack.playbook.runner import run as run_playbook
+
+    return run_playbook(shipped_playbook(name), inputs).outputs
+
+
+def shipped_playbook(name: str) -> Any:
+    """A playbook shipped with the pack, by name; never a path a caller chose."""
+    from mdepack.manifest import pack_root
+    from mdepack.playbook import document
+
+    path = pack_root() / "playbooks" / f"{name.replace('-', '_')}.yaml"
+    if not _NAME.match(name) or not path.is_file():
+        raise LookupError(name)
+    return document.load(path)
+
+
+def respond(kind: str, name: str, body: bytes | str | None) -> tuple[int, dict[str, str], str]:
+    """(status, headers, JSON body) for one HTTP trigger request."""
+    try:
+        if kind not in ("actions", "playbooks") or not _known(kind, name):
+            return _error(404, "NotFound", f"no {kind[:-1]} named {name!r}")
+        inputs = _json_body(body)
+        return 200, dict(JSON_HEADERS), json.dumps(run(kind, name, inputs))
+    except MdepackError as error:
+        headers = dict(JSON_HEADERS)
+        if isinstance(error, RateLimitError) and error.details.get("retry_after") is not None:
+            headers["Retry-After"] = str(int(error.details["retry_after"] + 0.999))
+        return status_for(error), headers, json.dumps(error.to_dict())
+    except Exception as error:  # a bug: say so in JSON, with nothing secret in it
+        return _error(500, "InternalError", redact(f"{type(error).__name__}: {error}"))
+
+
+def _known(kind: str, name: str) -> bool:
+    if kind == "actions":
+        from mdepack.manifest import load
+
+        return name in load().actions
+    try:
+        shipped_playbook(name)
+    except LookupError:
+        return False
+    return True
+
+
+def _json_body(body: bytes | str | None) -> Any:
+    if body is None or body in (b"", ""):
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise InputError(
+            "input: the request body is not valid JSON", field="input", rule="valid JSON"
+        ) from None
+
+
+def _error(status: int, kind: str, message: str) -> tuple[int, dict[str, str], str]:
+    return status, dict(JSON_HEADERS), json.dumps({"error": {"type": kind, "message": message}})
