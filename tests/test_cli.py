@@ -187,3 +187,27 @@ def test_no_secret_or_token_reaches_output_on_any_path(live: Emulator) -> None:
             assert secret not in text and secret[::-1] not in text
             assert token not in text and "eyJ" not in text
             assert (live.readonly_app.secret or "-") not in text
+
+
+def test_a_listing_shows_progress_when_stderr_is_a_terminal(live: Emulator) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    primary, secondary = pty.openpty()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MDE_")}
+    process = subprocess.run(
+        [sys.executable, "-m", "mdepack", "run", "list_machines", "--input", "{}"],
+        env={**base, **live.env()},
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        timeout=60,
+        check=False,
+    )
+    os.close(secondary)
+    shown = os.read(primary, 4096).decode()
+    os.close(primary)
+    assert process.returncode == 0
+    assert "\r40 machines, 1 API calls" in shown
+    assert json.loads(process.stdout)["count"] == 40

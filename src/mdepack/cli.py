@@ -181,23 +181,36 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mdepack.invoke import invoke
+    from mdepack.invoke import invoke, prepare
 
     inputs = read_json_argument(args.input)
     client = None
-    if args.no_retries:
+    show_progress = sys.stderr.isatty()
+    if args.no_retries or show_progress:
         from mdepack.client import ApiClient
         from mdepack.config import Config
 
-        client = ApiClient(Config.from_env().with_overrides(max_attempts=1))
+        prepare(args.action, inputs)  # bad input is refused before any configuration is read
+        config = Config.from_env()
+        client = ApiClient(
+            config.with_overrides(max_attempts=1) if args.no_retries else config,
+            progress=_show_progress if show_progress else None,
+        )
     if args.jsonl:
         from mdepack.stream import stream_machines
 
         for line in stream_machines(args.action, inputs, client=client):
             sys.stdout.write(line)
-        return 0
-    _print_json(invoke(args.action, inputs, client=client))
+    else:
+        _print_json(invoke(args.action, inputs, client=client))
+    if client is not None and client.progress is not None and client.calls:
+        sys.stderr.write("\n")
     return 0
+
+
+def _show_progress(items: int, calls: int) -> None:
+    sys.stderr.write(f"\r{items} machines, {calls} API calls")
+    sys.stderr.flush()
 
 
 def _playbook_check(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -84,6 +84,7 @@ class ApiClient:
         token_provider: auth.TokenProvider | None = None,
         pacer: RatePacer | None = None,
         retry: RetryPolicy | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SYSTEM_CLOCK
@@ -97,6 +98,8 @@ class ApiClient:
         self.retry = retry or RetryPolicy(config.max_attempts, config.retry_budget)
         self.calls = 0
         self._calls_lock = threading.Lock()
+        # Called after each page of a listing with (items so far, calls so far).
+        self.progress = progress
 
     @property
     def tokens(self) -> auth.TokenProvider:
@@ -185,8 +188,10 @@ class ApiClient:
             if remaining is not None:
                 items = items[:remaining]
                 remaining -= len(items)
-            yield items
             skip += len(items)
+            if self.progress is not None:
+                self.progress(skip, self.calls)
+            yield items
             if remaining == 0:
                 return
             if len(items) >= top and next_url is None:

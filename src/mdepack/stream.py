@@ -1,13 +1,11 @@
 """`mdepack run ACTION --jsonl`: machines as JSON lines, page by page, so memory stays flat.
 
-Each page is validated against the action's output schema before its lines are written; a
-progress line goes to stderr when stderr is a terminal.
+Each page is validated against the action's output schema before its lines are written.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,13 +29,6 @@ def stream_machines(name: str, inputs: Any, *, client: ApiClient | None = None) 
             yield json.dumps(machine) + "\n"
         return
     checker = validation.action_validator(name, "output")
-    progress = sys.stderr.isatty()
-    total = 0
     for page in streamer(prepared, ActionApi(client, pack.action(name))):
         checker.check_output({"machines": page, "count": len(page)}, name)
-        total += len(page)
-        if progress:
-            sys.stderr.write(f"\r{total} machines, {client.calls} calls")
         yield "".join(json.dumps(machine) + "\n" for machine in page)
-    if progress:
-        sys.stderr.write("\n")

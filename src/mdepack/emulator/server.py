@@ -650,6 +650,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
+            # Headers and body go out in two writes; without this, Nagle's algorithm and the
+            # client's delayed ACK stall every answer by about 40 ms.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 self.connection.do_handshake()
             except (ssl.SSLError, OSError):
