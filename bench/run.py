@@ -9,6 +9,7 @@ alternating the two sides, and quoted as medians: the machine is shared and nois
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -17,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from mdepack.client import ApiClient
@@ -154,9 +156,10 @@ def validation_cost(rounds: int) -> None:
     )
 
 
-def emulator_process(machines: int, state: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    """The emulator in a process of its own, so the measured children are not forked from a
-    parent holding the fleet (peak RSS counts what a fork inherits)."""
+@contextlib.contextmanager
+def emulator_process(machines: int, state: Path) -> Iterator[dict[str, str]]:
+    """The emulator in a process of its own (so it does not compete with the measured commands
+    inside this process); yields the environment that points a command at it with a token."""
     process = subprocess.Popen(
         [
             PYTHON,
@@ -201,12 +204,15 @@ def emulator_process(machines: int, state: Path) -> tuple[subprocess.Popen[bytes
         "MDE_RATE_PER_MINUTE": "1000000",
         "MDE_RATE_PER_HOUR": "10000000",
     }
-    return process, env
+    try:
+        yield env
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def listing_wall_time_and_memory(rounds: int, state: Path) -> None:
-    process, env = emulator_process(25_000, state)
-    try:
+    with emulator_process(25_000, state) as env:
         pack = [PYTHON, "-m", "mdepack", "run", "list_machines", "--input", "{}"]
         plain = [PYTHON, str(HERE / "plain_list.py")]
         child(pack, env)  # warm the emulator's serialisation cache and the OS caches
@@ -230,14 +236,10 @@ def listing_wall_time_and_memory(rounds: int, state: Path) -> None:
         print(
             f"     (--jsonl: {statistics.median(t for t, _ in jsonl):.2f} s, {int(statistics.median(m for _, m in jsonl)) // 1024} MiB peak)"
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def cold_start(rounds: int, state: Path) -> None:
-    process, env = emulator_process(200, state)
-    try:
+    with emulator_process(200, state) as env:
         sha1 = generate(200, seed=1).file_with(3)
         pack = [
             PYTHON,
@@ -257,9 +259,6 @@ def cold_start(rounds: int, state: Path) -> None:
             "<= 1.2x requests+jsonschema+yaml script",
             ratio <= 1.2,
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def paced_calls(scale: float) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import CliResult, run_cli
 
 from mdepack.emulator import Emulator
 
@@ -132,52 +132,33 @@ def test_playbook_commands(live: Emulator) -> None:
     assert "related" in result.stderr and "2 API calls in all" in result.stderr
 
 
+def verbose_run(action: str, inputs: str, env: dict[str, str]) -> CliResult:
+    """`mdepack -v run ACTION --input INPUTS`: logs every API call on stderr."""
+    return run_cli("-v", "run", action, "--input", inputs, env=env)
+
+
 def test_no_secret_or_token_reaches_output_on_any_path(live: Emulator) -> None:
     secret = live.write_app.secret or ""
     token = live.issue_token(live.write_app)
     live.expire_tokens()
     wrong = {**live.env(), "MDE_CLIENT_SECRET": secret[::-1]}
+    readonly = {
+        **live.env(),
+        "MDE_CLIENT_ID": live.readonly_app.client_id,
+        "MDE_CLIENT_SECRET": live.readonly_app.secret or "",
+    }
+    file_input = json.dumps({"sha1": "a" * 40})
     runs = [
-        run_cli(
-            "-v",
-            "run",
-            "get_file_machines",
-            "--input",
-            json.dumps({"sha1": "a" * 40}),
-            env=live.env(),
-        ),
-        run_cli(
-            "-v", "run", "get_file_machines", "--input", json.dumps({"sha1": "a" * 40}), env=wrong
-        ),
-        run_cli(
-            "-v",
-            "run",
-            "get_file_machines",
-            "--input",
-            json.dumps({"sha1": "a" * 40}),
-            env={**live.env(), "MDE_ACCESS_TOKEN": token},
-        ),
-        run_cli(
-            "-v",
-            "run",
-            "get_machine",
-            "--input",
-            json.dumps({"machine_id": "0" * 40}),
-            env=live.env(),
-        ),
-        run_cli(
-            "-v",
-            "run",
+        verbose_run("get_file_machines", file_input, live.env()),
+        verbose_run("get_file_machines", file_input, wrong),
+        verbose_run("get_file_machines", file_input, {**live.env(), "MDE_ACCESS_TOKEN": token}),
+        verbose_run("get_machine", json.dumps({"machine_id": "0" * 40}), live.env()),
+        verbose_run(
             "tag_machines",
-            "--input",
             json.dumps({"machine_ids": ["a" * 40], "tag": "t", "action": "Add"}),
-            env={
-                **live.env(),
-                "MDE_CLIENT_ID": live.readonly_app.client_id,
-                "MDE_CLIENT_SECRET": live.readonly_app.secret or "",
-            },
+            readonly,
         ),
-        run_cli("-v", "run", "get_file_machines", "--input", "{bad", env=live.env()),
+        verbose_run("get_file_machines", "{bad", live.env()),
     ]
     assert [r.code for r in runs] == [0, 1, 1, 1, 1, 2]
     assert runs[2].error["type"] == "AuthError" and runs[4].error["type"] == "PermissionDeniedError"

@@ -30,10 +30,11 @@ def session_for(env: dict[str, str]) -> requests.Session:
     return session
 
 
-def msal_token(env: dict[str, str], client_id: str, secret: str) -> dict[str, Any]:
+def msal_token(env: dict[str, str], client_id: str, credential: Any) -> dict[str, Any]:
+    """What real MSAL gets from the emulator for this app and credential (a secret or a certificate)."""
     app = msal.ConfidentialClientApplication(
         client_id,
-        client_credential=secret,
+        client_credential=credential,
         authority=f"{env['MDE_AUTHORITY']}/{env['MDE_TENANT_ID']}",
         http_client=session_for(env),
         instance_discovery=False,
@@ -203,22 +204,10 @@ def test_client_certificate_app(emulator: Emulator) -> None:
     from mdepack.auth import certificate_credential
 
     env = emulator.env()
-    result = msal.ConfidentialClientApplication(
-        app.client_id,
-        client_credential=certificate_credential(pem),
-        authority=f"{env['MDE_AUTHORITY']}/{env['MDE_TENANT_ID']}",
-        http_client=session_for(env),
-        instance_discovery=False,
-    ).acquire_token_for_client(scopes=[AUDIENCE + "/.default"])
+    result = msal_token(env, app.client_id, certificate_credential(pem))
     assert "access_token" in result, result
     other_pem, _ = pki.client_certificate("someone else")
-    refused = msal.ConfidentialClientApplication(
-        app.client_id,
-        client_credential=certificate_credential(other_pem),
-        authority=f"{env['MDE_AUTHORITY']}/{env['MDE_TENANT_ID']}",
-        http_client=session_for(env),
-        instance_discovery=False,
-    ).acquire_token_for_client(scopes=[AUDIENCE + "/.default"])
+    refused = msal_token(env, app.client_id, certificate_credential(other_pem))
     assert refused.get("error") == "invalid_client"
 
 

@@ -140,14 +140,7 @@ def test_wrong_credentials_map_to_502_and_no_secret_appears(
     monkeypatch.setenv("MDE_CLIENT_SECRET", secret[::-1])
     answers = [
         aws_lambda.handler(v2("/actions/get_file_machines", {"sha1": "a" * 40}), None),
-        azure_functions.run_action(
-            func.HttpRequest(
-                "POST",
-                "/api/actions/get_file_machines",
-                route_params={"name": "get_file_machines"},
-                body=b'{"sha1": "' + b"a" * 40 + b'"}',
-            )
-        ),
+        azure_post("actions", "get_file_machines", b'{"sha1": "' + b"a" * 40 + b'"}'),
     ]
     assert (
         answers[0]["statusCode"] == 502
@@ -165,43 +158,32 @@ def test_get_is_refused_with_405(live: Emulator) -> None:
     )
 
 
+def azure_post(kind: str, name: str, body: bytes) -> func.HttpResponse:
+    """Call the Azure app's function for `POST /api/{kind}/{name}` with a real HttpRequest."""
+    request = func.HttpRequest(
+        "POST", f"/api/{kind}/{name}", route_params={"name": name}, body=body
+    )
+    handler = azure_functions.run_action if kind == "actions" else azure_functions.run_playbook
+    return handler(request)
+
+
 def test_azure_function_app_routes_and_answers(live: Emulator) -> None:
+    functions = azure_functions.app.get_functions()
     routes = sorted(
         b.get_dict_repr().get("route")
-        for f in azure_functions.app.get_functions()
+        for f in functions
         for b in f.get_bindings()
         if b.get_dict_repr().get("route")
     )
     assert routes == ["actions/{name}", "playbooks/{name}"]
-    request = func.HttpRequest(
-        "POST",
-        "/api/actions/get_file_machines",
-        route_params={"name": "get_file_machines"},
-        body=json.dumps({"sha1": live.fleet.file_with(2)}).encode(),
+    response = azure_post(
+        "actions", "get_file_machines", json.dumps({"sha1": live.fleet.file_with(2)}).encode()
     )
-    response = azure_functions.run_action(request)
     assert response.status_code == 200 and json.loads(response.get_body())["count"] == 2
-    bad = azure_functions.run_action(
-        func.HttpRequest(
-            "POST",
-            "/api/actions/get_file_machines",
-            route_params={"name": "get_file_machines"},
-            body=b'{"sha1": "x"}',
-        )
-    )
+    bad = azure_post("actions", "get_file_machines", b'{"sha1": "x"}')
     assert bad.status_code == 400 and bad.mimetype == "application/json"
-    missing = azure_functions.run_action(
-        func.HttpRequest("POST", "/api/actions/nope", route_params={"name": "nope"}, body=b"{}")
-    )
-    assert missing.status_code == 404
-    played = azure_functions.run_playbook(
-        func.HttpRequest(
-            "POST",
-            "/api/playbooks/tag_machines_by_user",
-            route_params={"name": "tag_machines_by_user"},
-            body=b'{"user": "user1", "tag": "az"}',
-        )
-    )
+    assert azure_post("actions", "nope", b"{}").status_code == 404
+    played = azure_post("playbooks", "tag_machines_by_user", b'{"user": "user1", "tag": "az"}')
     assert played.status_code == 200 and len(json.loads(played.get_body())["tagged"]) == 3
 
 

@@ -41,7 +41,7 @@ class MdepackError(Exception):
         """The JSON error body written to stderr or returned by a trigger."""
         body: dict[str, Any] = {"type": self.type, "message": self.message}
         for key, value in self.details.items():
-            body[key] = redact(value) if isinstance(value, str) else value
+            body[key] = _plain(value)
         return {"error": body}
 
 
@@ -100,3 +100,14 @@ class TransientError(ApiError):
 
 class OutputValidationError(MdepackError):
     """The API's answer does not fit the action's output schema."""
+
+
+def _plain(value: Any) -> Any:
+    """A detail as JSON-ready data: strings redacted, dataclass reports as dicts."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {key: _plain(item) for key, item in vars(value).items()}
+    return value

@@ -636,7 +636,7 @@ def _entra_error(status: int, error: str, code: int, description: str) -> _Reply
     )
 
 
-def _error_reply(emulator: Emulator, failure: ApiFailure) -> _Reply:
+def _error_reply(failure: ApiFailure) -> _Reply:
     target = f"|{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:16]}.1."
     body = {"error": {"code": failure.code, "message": failure.message, "target": target}}
     return _Reply(failure.status, json.dumps(body).encode(), failure.headers)
@@ -732,7 +732,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     )
                 reply = emulator.handle_api(method, path, query, body, claims)
             except ApiFailure as failure:
-                reply = _error_reply(emulator, failure)
+                reply = _error_reply(failure)
             reply.headers.setdefault("Content-Type", CONTENT_TYPE)
             reply.headers.setdefault("OData-Version", "4.0")
             return reply, body, client_id
@@ -741,7 +741,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             self, method: str, path: str, query: dict[str, str], raw: bytes, fault: Fault | None
         ) -> _Reply:
             if fault is not None and fault.status:
-                return _error_reply(emulator, _fault_failure(fault))
+                return _error_reply(_fault_failure(fault))
             parts = [p for p in path.split("/") if p]
             if method == "GET" and path == "/msi/token":
                 return emulator.handle_managed_identity(

@@ -102,9 +102,7 @@ def run(
             entry.status = "ok"
         except MdepackError as error:
             entry.status = "failed"
-            error.message = f"step {step_id!r} ({action}): {error.message}"
-            error.details.update(step=step_id, steps=[vars(s) for s in result.steps])
-            raise
+            raise _named(error, step_id, action, result) from None
         finally:
             entry.seconds = time.perf_counter() - started
             entry.calls = api.calls - before
@@ -114,6 +112,13 @@ def run(
     if report:
         report.write(f"  {result.calls} API calls in all\n")
     return result
+
+
+def _named(error: MdepackError, step_id: str, action: str, result: RunResult) -> MdepackError:
+    # The report is read when the error is shown, after the step's time and calls are filled in.
+    error.message = f"step {step_id!r} ({action}): {error.message}"
+    error.details.update(step=step_id, steps=result.steps)
+    return error
 
 
 def _truthy(value: Any) -> bool:
