@@ -160,7 +160,10 @@ def test_a_failing_step_stops_the_run_and_is_named(
     assert caught.value.message.startswith("step 'tag' (tag_machines):")
     assert caught.value.details["step"] == "tag"
     report = caught.value.to_dict()["error"]["steps"]
-    assert [(s["id"], s["status"], s["calls"]) for s in report] == [("related", "ok", 1), ("tag", "failed", 4)]
+    assert [(s["id"], s["status"], s["calls"]) for s in report] == [
+        ("related", "ok", 1),
+        ("tag", "failed", 4),
+    ]
 
 
 @pytest.mark.parametrize("name", ["tag_machines_by_user", "tag_high_risk_machines", "remove_tag"])
