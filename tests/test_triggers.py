@@ -202,3 +202,45 @@ def test_managed_identity_gets_a_token_once_across_warm_invocations(
     assert aws_lambda.handler(event, None)["count"] == 2
     assert emulator.token_requests == 1
     assert {c.client_id for c in emulator.calls()} == {emulator.managed_identity_app.client_id}
+
+
+def test_a_cold_invocation_imports_only_what_the_action_needs(emulator: Emulator) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, time\n"
+        "started = time.perf_counter()\n"
+        "from mdepack.triggers.aws_lambda import handler\n"
+        f"output = handler({{'action': 'get_file_machines', 'input': {{'sha1': '{emulator.fleet.file_with(2)}'}}}}, None)\n"
+        "print(json.dumps({'count': output['count'], 'seconds': time.perf_counter() - started, 'modules': sorted(sys.modules)}))\n"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MDE_")}
+    env = {
+        **base,
+        "MDE_API_URL": emulator.url,
+        "MDE_CA_BUNDLE": str(emulator.ca_path),
+        "MDE_ACCESS_TOKEN": emulator.issue_token(emulator.write_app),
+    }
+    result = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
+    assert result["count"] == 2
+    loaded = set(result["modules"])
+    for heavy in (
+        "msal",
+        "jsonschema",
+        "jmespath",
+        "mdepack.emulator",
+        "mdepack.playbook",
+        "cryptography",
+    ):
+        assert heavy not in loaded, f"{heavy} was imported for one action"
