@@ -22,26 +22,24 @@ def handler(event: dict[str, Any], context: Any = None) -> Any:
     """The Lambda entry point."""
     if _is_http(event):
         return _http(event)
-    from mdepack.triggers.http import run
+    from mdepack.errors import InputError
 
     if "action" in event:
-        return run("actions", str(event["action"]), event.get("input", {}))
+        from mdepack.invoke import invoke
+
+        return invoke(str(event["action"]), event.get("input", {}))
     if "playbook" in event:
-        from mdepack.triggers.http import shipped_playbook
+        from mdepack.triggers.http import resolve
 
         try:
-            shipped_playbook(str(event["playbook"]))
+            playbook = resolve("playbooks", str(event["playbook"]))
         except LookupError:
-            from mdepack.errors import InputError
-
             raise InputError(
                 f"playbook: no shipped playbook {event['playbook']!r}",
                 field="playbook",
                 rule="must name a shipped playbook",
             ) from None
-        return run("playbooks", str(event["playbook"]), event.get("input", {}))
-    from mdepack.errors import InputError
-
+        return playbook(event.get("input", {}))
     raise InputError(
         'event: expected {"action": NAME, "input": {...}}, {"playbook": NAME, ...} or an HTTP event',
         field="event",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from mdepack.errors import InputError, MdepackError, PermissionDeniedError, RateLimitError
@@ -36,15 +37,25 @@ def status_for(error: MdepackError) -> int:
     return 502
 
 
-def run(kind: str, name: str, inputs: Any) -> Any:
-    """Run an action (kind "actions") or a shipped playbook (kind "playbooks"); raise on failure."""
+def resolve(kind: str, name: str) -> Callable[[Any], Any]:
+    """What `POST /{kind}/{name}` runs: an action, or a shipped playbook loaded once.
+
+    Raises LookupError for an unknown action or playbook.
+    """
     if kind == "actions":
+        from mdepack.manifest import load
+
+        if name not in load().actions:
+            raise LookupError(name)
         from mdepack.invoke import invoke
 
-        return invoke(name, inputs)
-    from mdepack.playbook.runner import run as run_playbook
+        return lambda inputs: invoke(name, inputs)
+    if kind == "playbooks":
+        from mdepack.playbook.runner import run
 
-    return run_playbook(shipped_playbook(name), inputs).outputs
+        playbook = shipped_playbook(name)
+        return lambda inputs: run(playbook, inputs).outputs
+    raise LookupError(kind)
 
 
 def shipped_playbook(name: str) -> Any:
@@ -61,10 +72,11 @@ def shipped_playbook(name: str) -> Any:
 def respond(kind: str, name: str, body: bytes | str | None) -> tuple[int, dict[str, str], str]:
     """(status, headers, JSON body) for one HTTP trigger request."""
     try:
-        if kind not in ("actions", "playbooks") or not _known(kind, name):
-            return _error(404, "NotFound", f"no {kind[:-1]} named {name!r}")
-        inputs = _json_body(body)
-        return 200, dict(JSON_HEADERS), json.dumps(run(kind, name, inputs))
+        try:
+            target = resolve(kind, name)
+        except LookupError:
+            return _error(404, "NotFound", f"no {kind.rstrip('s')} named {name!r}")
+        return 200, dict(JSON_HEADERS), json.dumps(target(_json_body(body)))
     except MdepackError as error:
         headers = dict(JSON_HEADERS)
         if isinstance(error, RateLimitError) and error.details.get("retry_after") is not None:
@@ -72,18 +84,6 @@ def respond(kind: str, name: str, body: bytes | str | None) -> tuple[int, dict[s
         return status_for(error), headers, json.dumps(error.to_dict())
     except Exception as error:  # a bug: say so in JSON, with nothing secret in it
         return _error(500, "InternalError", redact(f"{type(error).__name__}: {error}"))
-
-
-def _known(kind: str, name: str) -> bool:
-    if kind == "actions":
-        from mdepack.manifest import load
-
-        return name in load().actions
-    try:
-        shipped_playbook(name)
-    except LookupError:
-        return False
-    return True
 
 
 def _json_body(body: bytes | str | None) -> Any:
