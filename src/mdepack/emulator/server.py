@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from cryptography import x509
 
@@ -307,7 +307,8 @@ class Emulator:
             "tid": self.tenant_id,
             "roles": app.roles,
             "ver": "1.0",
-            "uti": f"{self._token_generation}.{secrets.token_hex(4)}",
+            # Tokens issued before the last expire_tokens() are refused, whatever the clock says.
+            "mdepack_generation": self._token_generation,
         }
         return pki.sign_jwt(claims, self._pki.signing_key, self._pki.key_id)
 
@@ -320,8 +321,8 @@ class Emulator:
         if str(claims.get("aud", "")).rstrip("/") != AUDIENCE:
             raise ApiFailure(403, "Forbidden", "The access token has the wrong audience.")
         now = self.clock.time()
-        generation = int(str(claims.get("uti", "0.")).partition(".")[0] or 0)
-        if claims.get("exp", 0) <= now or generation < self._token_generation:
+        stale = claims.get("mdepack_generation", 0) < self._token_generation
+        if claims.get("exp", 0) <= now or stale:
             raise ApiFailure(401, "Unauthorized", "The access token has expired.")
         if claims.get("tid") != self.tenant_id:
             raise ApiFailure(401, "Unauthorized", "The access token is for another tenant.")
@@ -410,8 +411,6 @@ class Emulator:
             next_skip = self.server_page_size if self.repeat_next_link else skip + page_size
             link_query = {k: v for k, v in query.items() if k not in ("$skip", "$top")}
             link_query["$skip"] = str(next_skip)
-            from urllib.parse import urlencode
-
             next_link = f"{self.url}/api/machines?{urlencode(link_query)}"
         return self._collection(page, next_link)
 
