@@ -17,6 +17,7 @@ Every message passes through :func:`mdepack.redact.redact`, so no secret or toke
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from mdepack.redact import redact
@@ -103,11 +104,13 @@ class OutputValidationError(MdepackError):
 
 
 def _plain(value: Any) -> Any:
-    """A detail as JSON-ready data: strings redacted, dataclass reports as dicts."""
+    """A detail as JSON-ready data: strings redacted at any depth, dataclass reports as dicts."""
     if isinstance(value, str):
         return redact(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_plain(item) for item in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return {key: _plain(item) for key, item in vars(value).items()}
     return value

@@ -230,7 +230,7 @@ class _Checker:
                 return None
             return {
                 "type": "array",
-                "items": types._union([i for i in items if i is not None]),
+                "items": types.union([i for i in items if i is not None]),
                 "minItems": len(items),
             }
         return {"const": value}

@@ -3,6 +3,7 @@ and the `${{ expression }}` syntax shared by the checker and the runner."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -128,8 +129,6 @@ def render(value: Any, evaluate: Callable[[str], Any]) -> Any:
 
 
 def _text(value: Any) -> str:
-    import json
-
     return value if isinstance(value, str) else json.dumps(value)
 
 

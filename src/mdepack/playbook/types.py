@@ -115,7 +115,7 @@ def infer(node: dict[str, Any], current: Schema, context: Context) -> Schema:
             items_of(b, context, "") if json_types(b) == {"array"} else b
             for b in without_null(inner)
         ]
-        return {"type": "array", "items": _union(flat)}
+        return {"type": "array", "items": union(flat)}
     if kind in ("projection", "filter_projection"):
         left = infer(children[0], current, context)
         item = items_of(left, context, "a projection")
@@ -134,9 +134,9 @@ def infer(node: dict[str, Any], current: Schema, context: Context) -> Schema:
             infer(child, current, context)
         return {"type": "boolean"}
     if kind in ("and_expression", "or_expression"):
-        return _union([infer(child, current, context) for child in children])
+        return union([infer(child, current, context) for child in children])
     if kind == "multi_select_list":
-        return {"type": "array", "items": _union([infer(c, current, context) for c in children])}
+        return {"type": "array", "items": union([infer(c, current, context) for c in children])}
     if kind == "multi_select_dict":
         properties = {
             pair["value"]: infer(pair["children"][0], current, context) for pair in children
@@ -180,7 +180,7 @@ def field_type(current: Schema, name: str, context: Context) -> Schema:
         results.append(properties[name])
     if not results:
         return NULL
-    result = _union(results)
+    result = union(results)
     return nullable(result) if maybe_null else result
 
 
@@ -194,7 +194,7 @@ def items_of(schema: Schema, context: Context, what: str) -> Schema:
         if "array" not in json_types(branch):
             raise TypeProblem(f"{what} needs an array, not {_a(json_types(branch))}")
         items.append(branch.get("items", UNKNOWN))
-    return _union(items) if items else NULL
+    return union(items) if items else NULL
 
 
 def fits(source: Schema, target: Schema, guarded: bool = False) -> list[str]:
@@ -221,10 +221,10 @@ def fits(source: Schema, target: Schema, guarded: bool = False) -> list[str]:
     ):
         problems.append("may be an empty list, which it does not accept (guard the step with `if`)")
     if have & want == {"array"} or ("array" in have and "array" in want and len(want) == 1):
-        source_items = _union(
+        source_items = union(
             [b.get("items", UNKNOWN) for b in without_null(source) if "array" in json_types(b)]
         )
-        target_items = _union(
+        target_items = union(
             [b.get("items", UNKNOWN) for b in without_null(target) if "array" in json_types(b)]
         )
         problems += [f"its items: {p}" for p in fits(source_items, target_items, guarded)]
@@ -265,12 +265,13 @@ def _function(name: str, args: list[Schema], context: Context) -> Schema:
     if name in ("max", "min") and args:
         return nullable(items_of(args[0], context, name + "()"))
     if name == "not_null" and args:
-        return _union([b for a in args for b in without_null(a)])
+        return union([b for a in args for b in without_null(a)])
     context.notes.append(f"cannot know what {name}() yields")
     return UNKNOWN
 
 
-def _union(schemas: list[Schema]) -> Schema:
+def union(schemas: list[Schema]) -> Schema:
+    """One type for values of any of these types (UNKNOWN absorbs the rest)."""
     unique: list[Schema] = []
     for schema in schemas:
         if schema == UNKNOWN:
