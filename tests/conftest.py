@@ -59,12 +59,29 @@ class CliResult:
         return json.loads(self.stderr.strip().splitlines()[-1])["error"]  # type: ignore[no-any-return]
 
 
+def user_env(settings: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any MDE_* variable, plus the given settings."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MDE_")}
+    return {**base, **(settings or {})}
+
+
+def run_python(code: str, env: dict[str, str]) -> str:
+    """Run Python code in a fresh interpreter (nothing imported yet) and return its stdout."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> CliResult:
     """Run `python -m mdepack` as a user would, with only the given MDE_* settings."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MDE_")}
     process = subprocess.run(
         [sys.executable, "-m", "mdepack", *args],
-        env={**base, **(env or {})},
+        env=user_env(env),
         input=stdin,
         capture_output=True,
         text=True,

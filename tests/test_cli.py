@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CliResult, run_cli
+from conftest import CliResult, run_cli, user_env
 
 from mdepack.emulator import Emulator
 
@@ -177,10 +177,9 @@ def test_a_listing_shows_progress_when_stderr_is_a_terminal(live: Emulator) -> N
     import sys
 
     primary, secondary = pty.openpty()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MDE_")}
     process = subprocess.run(
         [sys.executable, "-m", "mdepack", "run", "list_machines", "--input", "{}"],
-        env={**base, **live.env()},
+        env=user_env(live.env()),
         stdout=subprocess.PIPE,
         stderr=secondary,
         timeout=60,

@@ -8,6 +8,7 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from conftest import run_python, user_env
 
 from mdepack.emulator import Emulator
 from mdepack.errors import InputError, NotFoundError
@@ -205,10 +206,6 @@ def test_managed_identity_gets_a_token_once_across_warm_invocations(
 
 
 def test_a_cold_invocation_imports_only_what_the_action_needs(emulator: Emulator) -> None:
-    import os
-    import subprocess
-    import sys
-
     code = (
         "import json, sys, time\n"
         "started = time.perf_counter()\n"
@@ -216,23 +213,14 @@ def test_a_cold_invocation_imports_only_what_the_action_needs(emulator: Emulator
         f"output = handler({{'action': 'get_file_machines', 'input': {{'sha1': '{emulator.fleet.file_with(2)}'}}}}, None)\n"
         "print(json.dumps({'count': output['count'], 'seconds': time.perf_counter() - started, 'modules': sorted(sys.modules)}))\n"
     )
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MDE_")}
-    env = {
-        **base,
-        "MDE_API_URL": emulator.url,
-        "MDE_CA_BUNDLE": str(emulator.ca_path),
-        "MDE_ACCESS_TOKEN": emulator.issue_token(emulator.write_app),
-    }
-    result = json.loads(
-        subprocess.run(
-            [sys.executable, "-c", code],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
+    env = user_env(
+        {
+            "MDE_API_URL": emulator.url,
+            "MDE_CA_BUNDLE": str(emulator.ca_path),
+            "MDE_ACCESS_TOKEN": emulator.issue_token(emulator.write_app),
+        }
     )
+    result = json.loads(run_python(code, env))
     assert result["count"] == 2
     loaded = set(result["modules"])
     for heavy in (

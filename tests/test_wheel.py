@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import run_python
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parent.parent
@@ -42,14 +43,7 @@ def test_an_installed_wheel_finds_its_pack_and_runs_the_demo(tmp_path: Path) -> 
     zipfile.ZipFile(wheel).extractall(site)
     env = {**os.environ, "PYTHONPATH": str(site)}
     code = "from mdepack import manifest; print(manifest.pack_root()); print(manifest.load().function('get_machine').__module__)"
-    shown = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.split()
+    shown = run_python(code, env).split()
     assert shown == [str(site / "mdepack" / "_pack"), "mdepack._actions.get_machine"]
     demo = subprocess.run(
         [sys.executable, "-m", "mdepack", "demo", "--machines", "50"],
