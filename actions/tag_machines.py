@@ -2,65 +2,64 @@
 
 Body keys are PascalCase and case-sensitive (`Value`, `Action`, `MachineIds`); at most 500 ids a
 call. Duplicate ids are sent once; more distinct ids than `max_machines` are refused before any
-write. Ids sent that the API does not return are reported as `not_found`. If a call fails after
-the client's retries, the error says which ids were applied and which were not.
+write. The answer's shape is undocumented, so every id ends in exactly one list:
+
+- `updated`: the answer is a machine list that names it;
+- `not_found`: the answer is a machine list that omits it;
+- `unconfirmed`: it was sent and the answer does not say (an empty or non-list answer, or a
+  failure after which the write may have gone in);
+- `not_applied`: never sent, or refused by the API.
+
+A failure after retries stops the run and raises the error carrying all four lists.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from mdepack import bulk
 from mdepack.api import ActionApi
-from mdepack.client import collection_items
-from mdepack.errors import ApiError, GuardError
+from mdepack.errors import ApiError
 
 BATCH = 500
+OUTCOMES = ("updated", "not_found", "unconfirmed", "not_applied")
 
 
 def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
     """Tag the machines in batches of 500."""
-    ids = list(dict.fromkeys(i.lower() for i in inputs["machine_ids"]))
-    if len(ids) > inputs["max_machines"]:
-        raise GuardError(
-            f"machine_ids: {len(ids)} distinct machines is more than max_machines "
-            f"({inputs['max_machines']}); nothing was changed",
-            field="machine_ids",
-            rule="at most max_machines distinct ids",
-        )
-    batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+    ids = bulk.distinct_ids(inputs["machine_ids"], inputs["max_machines"], api.ceiling)
+    batches = bulk.batches(ids, BATCH)
     result: dict[str, Any] = {"action": inputs["action"], "tag": inputs["tag"]}
     if inputs["dry_run"]:
-        return result | {
-            "updated": [],
-            "not_found": [],
-            "count": 0,
-            "dry_run": True,
-            "planned": ids,
-            "calls": len(batches),
-        }
-    updated: list[str] = []
-    sent: list[str] = []
+        empty: dict[str, Any] = {name: [] for name in OUTCOMES}
+        return result | empty | {"count": 0, "dry_run": True, "planned": ids, "calls": len(batches)}
+    outcome: dict[str, Any] = {name: [] for name in OUTCOMES}
     for number, batch in enumerate(batches):
         body = {"Value": inputs["tag"], "Action": inputs["action"], "MachineIds": batch}
         try:
             answer = api.post(body)
         except ApiError as error:
-            not_applied = [i for later in batches[number:] for i in later]
-            missing = [i for i in sent if i not in set(updated)]
-            error.details.update(applied=updated, not_applied=not_applied, not_found=missing)
-            error.message = (
-                f"{error.message}; applied to {len(updated)} of {len(ids)} machines "
-                f"({len(missing)} not found), not applied to {len(not_applied)}"
-            )
-            raise
-        returned = {str(m.get("id", "")).lower() for m in collection_items(answer)}
-        updated += [i for i in batch if i in returned]
-        sent += batch
-    not_found = [i for i in ids if i not in set(updated)]
-    return result | {
-        "updated": updated,
-        "not_found": not_found,
-        "count": len(updated),
-        "dry_run": False,
-        "calls": len(batches),
-    }
+            outcome["unconfirmed" if bulk.may_have_applied(error) else "not_applied"] += batch
+            outcome["not_applied"] += [i for later in batches[number + 1 :] for i in later]
+            raise error.with_context(suffix=_summary(outcome, len(ids)), **outcome) from None
+        _record(outcome, batch, answer)
+    count = len(outcome["updated"])
+    return result | outcome | {"count": count, "dry_run": False, "calls": len(batches)}
+
+
+def _record(outcome: dict[str, list[str]], batch: list[str], answer: Any) -> None:
+    machines = answer.get("value") if isinstance(answer, dict) else answer
+    if not isinstance(machines, list) or not all(isinstance(m, dict) for m in machines):
+        outcome["unconfirmed"] += batch  # 204, empty 200, {"status": ...}, one object
+        return
+    returned = {str(m.get("id", "")).lower() for m in machines}
+    for machine_id in batch:
+        outcome["updated" if machine_id in returned else "not_found"].append(machine_id)
+
+
+def _summary(outcome: dict[str, list[str]], total: int) -> str:
+    return (
+        f"; of {total} machines: {len(outcome['updated'])} updated, "
+        f"{len(outcome['not_found'])} not found, {len(outcome['unconfirmed'])} unconfirmed "
+        f"(sent, outcome unknown), {len(outcome['not_applied'])} not applied"
+    )

@@ -37,6 +37,8 @@ def test_duplicates_are_sent_once_with_the_pascal_case_body(
         "tag": "ir-1",
         "updated": ids,
         "not_found": [],
+        "unconfirmed": [],
+        "not_applied": [],
         "count": 3,
         "dry_run": False,
         "calls": 1,
@@ -148,12 +150,13 @@ def test_a_failed_batch_says_what_was_and_was_not_applied(clock: ManualClock) ->
                 client=make_client(emulator, clock),
             )
         details = caught.value.details
-        assert details["applied"] == ids[:500]
-        assert details["not_applied"] == ids[500:]
+        assert details["updated"] == ids[:500]
+        assert details["not_applied"] == ids[500:]  # a 503 is a refusal: nothing went in
+        assert details["unconfirmed"] == [] and details["not_found"] == []
         assert details["attempts"] == 4
         assert (
-            "applied to 500 of 1100 machines" in caught.value.message
-            and "not applied to 600" in caught.value.message
+            "of 1100 machines: 500 updated" in caught.value.message
+            and "600 not applied" in caught.value.message
         )
         assert all("t" in emulator.machine(i)["machineTags"] for i in ids[:500])  # type: ignore[index]
         assert not any("t" in emulator.machine(i)["machineTags"] for i in ids[500:])  # type: ignore[index]

@@ -18,6 +18,11 @@ class ActionApi:
         self.action = action
 
     @property
+    def ceiling(self) -> int | None:
+        """The operator's limit on machines one write may touch (MDE_MAX_MACHINES_CEILING)."""
+        return self.client.config.max_machines_ceiling
+
+    @property
     def calls(self) -> int:
         """HTTP calls sent so far through the underlying client (retries included)."""
         return self.client.calls

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import requests
 
+from mdepack import transport
 from mdepack.config import Config
-from mdepack.errors import AuthError, TransientError
+from mdepack.errors import AuthError
 from mdepack.redact import register_secret
+
+T = TypeVar("T")
 
 
 class TokenProvider(Protocol):
@@ -52,7 +56,9 @@ class MsalToken:
     def __init__(self, config: Config, session: requests.Session) -> None:
         self._config = config
         self._lock = threading.Lock()
-        self._app: Any = self._build(config, session)
+        # MSAL reads the authority's discovery document while it is built: its failures are
+        # typed here like any call's (unreachable: TransientError; TLS: no retry; refused: AuthError).
+        self._app: Any = _authority_call(config, lambda: self._build(config, session))
 
     def token(self) -> str:
         """A cached token while it is valid, else a new one."""
@@ -70,16 +76,16 @@ class MsalToken:
             return self._acquire()
 
     def _acquire(self) -> str:
-        try:
-            if self._config.managed_identity:
-                resource = self._config.scope.removesuffix("/.default")
-                result = self._app.acquire_token_for_client(resource=resource)
-            else:
-                result = self._app.acquire_token_for_client(scopes=[self._config.scope])
-        except requests.RequestException as exc:
-            raise TransientError(f"token authority unreachable: {type(exc).__name__}") from None
-        except ValueError as exc:  # MSAL's discovery failures
-            raise AuthError(f"token authority refused the request: {exc}") from None
+        config = self._config
+        if config.managed_identity:
+            resource = config.scope.removesuffix("/.default")
+            result = _authority_call(
+                config, lambda: self._app.acquire_token_for_client(resource=resource)
+            )
+        else:
+            result = _authority_call(
+                config, lambda: self._app.acquire_token_for_client(scopes=[config.scope])
+            )
         token = result.get("access_token") if isinstance(result, dict) else None
         if not token:
             error = str(result.get("error", "unknown_error"))
@@ -110,6 +116,21 @@ class MsalToken:
             # Custom authorities (sovereign overrides, the emulator) are not in Microsoft's list.
             instance_discovery=False,
         )
+
+
+def _authority_call(config: Config, call: Callable[[], T]) -> T:
+    """Run an MSAL call, turning its transport and discovery failures into the pack's errors."""
+    try:
+        return call()
+    except requests.RequestException as exc:
+        url = exc.request.url if exc.request is not None else None
+        failure = transport.failure_for(exc, str(url or config.authority))
+        raise failure.error.with_context(prefix="token authority: ") from None
+    except ValueError as exc:  # MSAL's discovery failures: the authority answered, but not as one
+        raise AuthError(
+            f"token authority {config.authority} refused the request or is not an authority: {exc}",
+            code="AuthorityError",
+        ) from None
 
 
 def certificate_credential(pem: str) -> dict[str, str]:

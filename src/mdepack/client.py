@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from mdepack import auth, paths
+from mdepack import auth, logs, paths, transport
 from mdepack.clock import SYSTEM_CLOCK, Clock
 from mdepack.config import Config
 from mdepack.errors import (
@@ -29,8 +29,7 @@ from mdepack.errors import (
     TransientError,
 )
 from mdepack.pacing import RatePacer, pacer_for
-from mdepack.redact import redact
-from mdepack.retry import RETRY_STATUSES, RetryPolicy, server_wait
+from mdepack.retry import RETRY_STATUSES, Failure, RetryPolicy, server_wait
 
 log = logging.getLogger("mdepack.api")
 PAGE_SIZE = 10_000  # the API's $top cap
@@ -40,36 +39,6 @@ _ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
     404: NotFoundError,
     429: RateLimitError,
 }
-
-
-class _Failure(Exception):
-    """One failed attempt, before the retry loop decides what it becomes."""
-
-    def __init__(self, error: ApiError, retryable: bool, wait: float | None = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.retryable = retryable
-        self.wait = wait
-
-
-class PackSession(requests.Session):
-    """A session whose CA bundle and timeout apply to every request, MSAL's included.
-
-    `requests` lets REQUESTS_CA_BUNDLE override `Session.verify`; passing `verify=` per request
-    is the only way a chosen CA wins, so this session does it for callers that do not (MSAL).
-    """
-
-    def __init__(self, verify: str | bool, timeout: tuple[float, float]) -> None:
-        super().__init__()
-        self.pack_verify = verify
-        self.pack_timeout = timeout
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        """Send with the pack's CA bundle and timeout unless the caller gave its own."""
-        kwargs.setdefault("verify", self.pack_verify)
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.pack_timeout
-        return super().request(method, url, *args, **kwargs)
 
 
 class ApiClient:
@@ -89,7 +58,7 @@ class ApiClient:
         self.config = config
         self.clock = clock or SYSTEM_CLOCK
         timeout = (config.connect_timeout, config.read_timeout)
-        self.session = session or _shared_session(config.verify, timeout)
+        self.session = session or transport.shared_session(config.verify, timeout)
         self._tokens = token_provider
         key = (config.api_url, str(config.tenant_id), str(config.client_id or "token"))
         self.pacer = pacer or pacer_for(
@@ -117,10 +86,9 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         missing_ok: bool = False,
-        idempotent: bool = True,
         url: str | None = None,
     ) -> Any:
-        """Send one request (with retries) and return its parsed JSON body.
+        """Send one request (with the retry policy) and return its parsed JSON body.
 
         `missing_ok`: a 404 returns None instead of raising NotFoundError.
         `url`: an absolute URL on the API host to use instead of the template (a nextLink).
@@ -129,38 +97,14 @@ class ApiClient:
             url = self.config.api_url + paths.fill(template, dict(segments or {}))
             if params:
                 url += "?" + urlencode(params, quote_via=quote, safe="$,'():/")
-        started = self.clock.monotonic()
-        refreshed = False
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self._attempt(method, template, url, body, attempt, missing_ok)
-            except _Failure as failure:
-                error = failure.error
-                if error.status == 401 and not refreshed:
-                    refreshed = True
-                    self.tokens.refresh()
-                    continue
-                if not failure.retryable or (not idempotent and error.status != 429):
-                    raise error from None
-                wait = failure.wait if failure.wait is not None else self.retry.backoff(attempt)
-                spent = self.clock.monotonic() - started
-                if attempt >= self.retry.max_attempts or spent + wait > self.retry.budget:
-                    error.details.update(attempts=attempt)
-                    if isinstance(error, RateLimitError):
-                        error.details.update(retry_after=round(wait, 3))
-                    raise error from None
-                log.info(
-                    "retry method=%s path=%s attempt=%d wait=%.3f reason=%s",
-                    method,
-                    template,
-                    attempt,
-                    wait,
-                    error.code or error.type,
-                    extra={"mdepack": {"event": "retry", "wait": wait, "attempt": attempt}},
-                )
-                self.clock.sleep(wait)
+        target = url
+        return self.retry.run(
+            lambda attempt: self._attempt(method, template, target, body, attempt, missing_ok),
+            clock=self.clock,
+            refresh=self.tokens.refresh,
+            method=method,
+            path=template,
+        )
 
     def pages(
         self,
@@ -222,27 +166,26 @@ class ApiClient:
         with self._calls_lock:
             self.calls += 1
         began = time.perf_counter()
+        # MDE_TIMEOUT bounds the whole exchange, body included, not only each socket read.
+        deadline = time.monotonic() + self.config.read_timeout
         try:
-            response = self.session.request(
-                method,
-                url,
-                json=body,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                timeout=(self.config.connect_timeout, self.config.read_timeout),
-                verify=self.config.verify,
-                allow_redirects=False,
-            )
-            content = response.content
-        except requests.RequestException as exc:
-            timed_out = isinstance(exc, requests.Timeout)
-            _log_call(method, template, "timeout" if timed_out else "dropped", attempt, began, None)
-            message = (
-                "the API did not answer in time"
-                if timed_out
-                else f"connection to the API failed: {type(exc).__name__}"
-            )
-            code = "Timeout" if timed_out else "ConnectionError"
-            raise _Failure(TransientError(message, code=code), True) from None
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                    timeout=(self.config.connect_timeout, self.config.read_timeout),
+                    verify=self.config.verify,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                raise transport.failure_for(exc, url) from None
+            content = transport.read_body(response, deadline, self.config.max_response_bytes)
+        except transport.TransportFailure as lost:
+            _log_call(method, template, lost.error.code or "failed", attempt, began, None)
+            raise Failure(lost.error, lost.retryable) from None
         finally:
             self.pacer.done(slot)
         status = response.status_code
@@ -253,17 +196,17 @@ class ApiClient:
             try:
                 return json.loads(content)
             except ValueError:
-                raise _Failure(
-                    TransientError("the API's answer was cut short or not JSON", code="BadBody"),
-                    True,
-                ) from None
+                error = TransientError(
+                    "the API's answer was cut short or not JSON", status=status, code="BadBody"
+                )
+                raise Failure(error, True) from None
         failure = self._failure(response, content)
         _log_call(method, template, status, attempt, began, failure.error.target)
         if status == 404 and missing_ok:
             return None
         raise failure
 
-    def _failure(self, response: requests.Response, content: bytes) -> _Failure:
+    def _failure(self, response: requests.Response, content: bytes) -> Failure:
         status = response.status_code
         code, message, target = _error_body(content)
         text = message or f"HTTP {status}"
@@ -274,8 +217,8 @@ class ApiClient:
         wait = None
         if status == 429:
             wait = server_wait(response.headers.get("Retry-After"), message, self.clock.time())
-        # 401 is not retried as such: the call loop refreshes the token once, then gives up.
-        return _Failure(error, status in RETRY_STATUSES, wait)
+        # 401 is not retried as such: the retry policy refreshes the token once, then gives up.
+        return Failure(error, status in RETRY_STATUSES, wait)
 
 
 def collection_items(data: Any) -> list[dict[str, Any]]:
@@ -290,13 +233,20 @@ def collection_items(data: Any) -> list[dict[str, Any]]:
 
 
 def _error_body(content: bytes) -> tuple[str | None, str | None, str | None]:
+    """(code, message, target) of an error answer: Defender's `{"error": {...}}`, or the
+    gateway's `{"statusCode": 429, "message": "..."}` in front of it."""
     try:
-        error = json.loads(content).get("error")
-    except (ValueError, AttributeError):
+        document = json.loads(content)
+    except ValueError:
         return None, None, None
-    if not isinstance(error, dict):
-        return (str(error) if error else None), None, None
-    return _text(error.get("code")), _text(error.get("message")), _text(error.get("target"))
+    if not isinstance(document, dict):
+        return None, None, None
+    error = document.get("error")
+    if isinstance(error, dict):
+        return _text(error.get("code")), _text(error.get("message")), _text(error.get("target"))
+    if error:
+        return _text(error), _text(document.get("message")), None
+    return _text(document.get("statusCode")), _text(document.get("message")), None
 
 
 def _text(value: Any) -> str | None:
@@ -311,37 +261,13 @@ def _log_call(
     began: float,
     request_id: str | None,
 ) -> None:
-    elapsed = (time.perf_counter() - began) * 1000
-    log.info(
-        "api_call method=%s path=%s status=%s attempt=%d elapsed_ms=%.1f request_id=%s",
-        method,
-        template,
-        status,
-        attempt,
-        elapsed,
-        redact(request_id or "-"),
-        extra={
-            "mdepack": {
-                "event": "api_call",
-                "method": method,
-                "path": template,
-                "status": status,
-                "attempt": attempt,
-                "elapsed_ms": round(elapsed, 1),
-                "request_id": request_id,
-            }
-        },
+    logs.event(
+        log,
+        "api_call",
+        method=method,
+        path=template,
+        status=status,
+        attempt=attempt,
+        elapsed_ms=(time.perf_counter() - began) * 1000,
+        request_id=request_id,
     )
-
-
-_sessions: dict[tuple[Any, ...], PackSession] = {}
-_sessions_lock = threading.Lock()
-
-
-def _shared_session(verify: str | bool, timeout: tuple[float, float]) -> PackSession:
-    # One connection pool per process and trust setting: warm invocations reuse TLS connections.
-    key = (verify, timeout)
-    with _sessions_lock:
-        if key not in _sessions:
-            _sessions[key] = PackSession(verify, timeout)
-        return _sessions[key]

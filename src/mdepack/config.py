@@ -8,24 +8,30 @@
 | MDE_ACCESS_TOKEN | a bearer token obtained elsewhere (no MSAL) |
 | MDE_CLOUD, MDE_REGION | public/gcc/gcc-high/dod; regional host for the public cloud |
 | MDE_API_URL, MDE_AUTHORITY | explicit API base and token authority host |
-| MDE_TIMEOUT | per-request read timeout in seconds (connect: at most 10 s) |
+| MDE_TIMEOUT | seconds one request may take, body included (default 60; connect: at most 10 s) |
 | MDE_CA_BUNDLE | a CA bundle to trust for the API and the authority |
 | MDE_RETRIES | `off` to leave retries to the engine; else the attempts per call (default 4) |
 | MDE_RETRY_BUDGET | total seconds one call may spend waiting to retry (default 120) |
 | MDE_RATE_PER_MINUTE, MDE_RATE_PER_HOUR | the process-wide call budget (default 100 and 1500) |
 | MDE_MAX_PAGES | the most pages one listing may fetch (default 200) |
+| MDE_MAX_RESPONSE_MB | the largest answer read, in MiB (default 128); larger is an error, not retried |
+| MDE_MAX_MACHINES_CEILING | the operator's limit on machines one write may touch; no input raises it |
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from mdepack.errors import InputError
+from urllib3.util import parse_url
+
+from mdepack.errors import ConfigError
 from mdepack.redact import register_secret
 
 # The token audience is the legacy host for every commercial API host (a token for another gets 403).
@@ -85,6 +91,8 @@ class Config:
     rate_per_minute: int = 100
     rate_per_hour: int = 1500
     max_pages: int = 200
+    max_response_bytes: int = 128 * 1024 * 1024
+    max_machines_ceiling: int | None = None
 
     @property
     def verify(self) -> str | bool:
@@ -145,13 +153,21 @@ class Config:
             client_certificate=certificate,
             managed_identity=get("MDE_MANAGED_IDENTITY"),
             access_token=token,
-            ca_bundle=get("MDE_CA_BUNDLE"),
-            read_timeout=_number(get("MDE_TIMEOUT"), "MDE_TIMEOUT", 60.0, 0.01, 3600),
+            ca_bundle=_ca_bundle(get("MDE_CA_BUNDLE")),
+            read_timeout=_number(get("MDE_TIMEOUT"), "MDE_TIMEOUT", "read_timeout", 0.01, 3600),
             max_attempts=_attempts(get("MDE_RETRIES")),
-            retry_budget=_number(get("MDE_RETRY_BUDGET"), "MDE_RETRY_BUDGET", 120.0, 0, 86400),
-            rate_per_minute=int(_number(get("MDE_RATE_PER_MINUTE"), "MDE_RATE_PER_MINUTE", 100, 1)),
-            rate_per_hour=int(_number(get("MDE_RATE_PER_HOUR"), "MDE_RATE_PER_HOUR", 1500, 1)),
-            max_pages=int(_number(get("MDE_MAX_PAGES"), "MDE_MAX_PAGES", 200, 1)),
+            retry_budget=_number(
+                get("MDE_RETRY_BUDGET"), "MDE_RETRY_BUDGET", "retry_budget", 0, 86400
+            ),
+            rate_per_minute=int(
+                _number(get("MDE_RATE_PER_MINUTE"), "MDE_RATE_PER_MINUTE", "rate_per_minute", 1)
+            ),
+            rate_per_hour=int(
+                _number(get("MDE_RATE_PER_HOUR"), "MDE_RATE_PER_HOUR", "rate_per_hour", 1)
+            ),
+            max_pages=int(_number(get("MDE_MAX_PAGES"), "MDE_MAX_PAGES", "max_pages", 1)),
+            max_response_bytes=_mebibytes(get("MDE_MAX_RESPONSE_MB")),
+            max_machines_ceiling=_ceiling(get("MDE_MAX_MACHINES_CEILING")),
         )
         config = replace(config, connect_timeout=min(10.0, config.read_timeout))
         config.check_credentials()
@@ -184,9 +200,19 @@ def is_loopback(host: str) -> bool:
 
 
 def _base_url(name: str, value: str) -> str:
+    # A URL the standard parser and the HTTP library could read differently (a backslash,
+    # userinfo, white space) might pass the loopback check and still reach another host.
+    if "\\" in value or "@" in value or _UNSAFE_URL.search(value):
+        raise _bad(name, "must be a plain https:// URL (no user info, backslash or white space)")
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise _bad(name, "must be an https:// URL")
+    try:
+        seen_by_http = (parse_url(value).host or "").strip("[]").lower()
+    except ValueError:
+        seen_by_http = ""
+    if seen_by_http != parts.hostname.lower():
+        raise _bad(name, "must be a plain https:// URL (its host reads differently to HTTP)")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise _bad(name, "must use https:// (http:// is allowed only for loopback hosts)")
     if parts.query or parts.fragment:
@@ -203,19 +229,36 @@ def _certificate(value: str | None) -> str | None:
     return path.read_text()
 
 
+def _ca_bundle(value: str | None) -> str | None:
+    if value is not None and not Path(value).exists():
+        raise _bad("MDE_CA_BUNDLE", f"names no file or folder: {value}")
+    return value
+
+
 def _attempts(value: str | None) -> int:
-    if value is None:
-        return 4
-    if value.lower() in ("off", "0", "false", "no"):
+    if value is not None and value.lower() in ("off", "0", "false", "no"):
         return 1
-    return int(_number(value, "MDE_RETRIES", 4, 1, 20))
+    return int(_number(value, "MDE_RETRIES", "max_attempts", 1, 20))
+
+
+def _mebibytes(value: str | None) -> int:
+    default = DEFAULTS["max_response_bytes"] // (1024 * 1024)
+    megabytes = _number(value, "MDE_MAX_RESPONSE_MB", default, 1, 4096)
+    return int(megabytes * 1024 * 1024)
+
+
+def _ceiling(value: str | None) -> int | None:
+    if value is None:
+        return None
+    return int(_number(value, "MDE_MAX_MACHINES_CEILING", 0, 1, 1_000_000))
 
 
 def _number(
-    value: str | None, name: str, default: float, low: float = 0, high: float = 1e9
+    value: str | None, name: str, default: str | float, low: float = 0, high: float = 1e9
 ) -> float:
+    """The number in `value`; `default` is a Config field name (its default) or a number."""
     if value is None:
-        return default
+        return float(DEFAULTS[default] if isinstance(default, str) else default)
     try:
         number = float(value)
     except ValueError:
@@ -225,5 +268,10 @@ def _number(
     return number
 
 
-def _bad(name: str, rule: str) -> InputError:
-    return InputError(f"{name} {rule}", field=name, rule=rule)
+def _bad(name: str, rule: str) -> ConfigError:
+    return ConfigError(f"{name} {rule}", field=name, rule=rule)
+
+
+# Each setting's default is written once, on the Config field.
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Config)}
+_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f]")

@@ -2,7 +2,8 @@
 the names are stable.
 
     MdepackError                 base; `to_dict()` gives the {"error": {...}} body
-    ├── InputError               invalid input or configuration; nothing was sent (exit 2)
+    ├── InputError               invalid input; nothing was sent (exit 2)
+    │   ├── ConfigError          invalid MDE_* configuration, named by variable (exit 2)
     │   └── GuardError           valid input that a guard refuses, e.g. too many machines (exit 2)
     ├── ApiError                 the API answered with an error (exit 1); carries status, code, target
     │   ├── AuthError            401, or no token could be obtained
@@ -17,10 +18,13 @@ Every message passes through :func:`mdepack.redact.redact`, so no secret or toke
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
 from mdepack.redact import redact
+
+E = TypeVar("E", bound="MdepackError")
 
 
 class MdepackError(Exception):
@@ -32,6 +36,18 @@ class MdepackError(Exception):
         self.message = redact(message)
         self.details: dict[str, Any] = {k: v for k, v in details.items() if v is not None}
         super().__init__(self.message)
+
+    def with_context(self: E, *, prefix: str = "", suffix: str = "", **details: Any) -> E:
+        """A copy of this error with words around its message and more details.
+
+        Context is added by building a new error, never by changing one already raised, so
+        `str(error)`, `error.message` and `to_dict()` always say the same thing.
+        """
+        enriched = copy.copy(self)
+        enriched.message = redact(f"{prefix}{self.message}{suffix}")
+        enriched.details = {**self.details, **{k: v for k, v in details.items() if v is not None}}
+        enriched.args = (enriched.message,)
+        return enriched
 
     @property
     def type(self) -> str:
@@ -55,6 +71,10 @@ class InputError(MdepackError):
         super().__init__(message, field=field, rule=rule)
         self.field = field
         self.rule = rule
+
+
+class ConfigError(InputError):
+    """The MDE_* configuration is wrong or incomplete: names the variable. Nothing was sent."""
 
 
 class GuardError(InputError):

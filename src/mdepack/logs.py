@@ -1,0 +1,24 @@
+"""One structured log line per event, with every field passed through the same redaction as
+errors, so a server that echoes a header or a secret cannot put it in a log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mdepack.redact import redact
+
+
+def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
+    """Log `name key=value ...`; the fields also travel as `record.mdepack` for JSON handlers."""
+    clean = {key: _clean(value) for key, value in fields.items()}
+    text = " ".join(f"{key}={'-' if value is None else value}" for key, value in clean.items())
+    logger.log(level, "%s %s", name, text, extra={"mdepack": {"event": name, **clean}})
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, (int, bool)) or value is None:
+        return value
+    return redact(str(value))
