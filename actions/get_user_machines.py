@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from mdepack import paths
 from mdepack.api import ActionApi
 from mdepack.machines import collection
 
 
 def user_name(user: str) -> str:
-    """The bare user name of a user name, a UPN or a DOMAIN\\user name."""
-    return user.rpartition("\\")[2].partition("@")[0]
+    """The bare user name of a user name, a UPN or a DOMAIN\\user name (look-alikes of `@` and
+    `\\` included: the name is NFKC-normalised first)."""
+    return paths.normal(user).rpartition("\\")[2].partition("@")[0]
 
 
 def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:

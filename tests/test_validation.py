@@ -40,7 +40,7 @@ def test_md5_message_says_only_sha1_is_accepted() -> None:
             "risk_score[1]",
             "must be one of: None, Informational",
         ),
-        ("list_machines", {"max_results": 0}, "max_results", "minimum"),
+        ("list_machines", {"max_results": 0}, "max_results", "must be at least 1"),
         ("list_machines", {"last_seen_after": "yesterday"}, "last_seen_after", "ISO-8601"),
         (
             "tag_machines",
@@ -58,7 +58,7 @@ def test_md5_message_says_only_sha1_is_accepted() -> None:
             "tag_machines",
             {"machine_ids": [], "tag": "t", "action": "Add"},
             "machine_ids",
-            "non-empty",
+            "must not be empty",
         ),
         ("get_user_machines", {"user": "a/b"}, "user", "without '/'"),
         (

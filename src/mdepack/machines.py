@@ -1,11 +1,39 @@
-"""The result shape shared by every action that returns machines."""
+"""The result shape shared by every action that returns machines.
+
+A record whose `id` is not a Defender machine id (40 hex) cannot be chained to a later step;
+rather than failing the whole result over it, it is dropped, logged as a warning, and reported by
+its position in `skipped`. Every other field is passed through as the API sent it.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
+from mdepack import logs
+
 Machine = dict[str, Any]
+_MACHINE_ID = re.compile(r"^[0-9a-fA-F]{40}$")
+log = logging.getLogger("mdepack.api")
+
+
+def usable(
+    machines: Iterable[Any], skipped: list[dict[str, Any]] | None = None, start: int = 0
+) -> list[Machine]:
+    """The records that are machines with a valid id; the others go to `skipped` and the log."""
+    kept: list[Machine] = []
+    for index, machine in enumerate(machines, start):
+        machine_id = machine.get("id") if isinstance(machine, dict) else None
+        if isinstance(machine_id, str) and _MACHINE_ID.match(machine_id):
+            kept.append(machine)
+            continue
+        entry = {"index": index, "id": machine_id, "reason": "id is not 40 hexadecimal characters"}
+        logs.event(log, "skipped_record", logging.WARNING, index=index, id=machine_id)
+        if skipped is not None:
+            skipped.append(entry)
+    return kept
 
 
 def project(machines: Iterable[Machine], fields: list[str] | None) -> list[Machine]:
@@ -16,7 +44,13 @@ def project(machines: Iterable[Machine], fields: list[str] | None) -> list[Machi
     return [{key: machine[key] for key in keep if key in machine} for machine in machines]
 
 
-def collection(machines: Iterable[Machine], fields: list[str] | None) -> dict[str, Any]:
-    """`{machines, count}` with the requested fields."""
-    kept = project(machines, fields)
-    return {"machines": kept, "count": len(kept)}
+def collection(machines: Iterable[Any], fields: list[str] | None) -> dict[str, Any]:
+    """`{machines, count}` with the requested fields, and `skipped` when records were dropped."""
+    skipped: list[dict[str, Any]] = []
+    kept = project(usable(machines, skipped), fields)
+    return with_skipped({"machines": kept, "count": len(kept)}, skipped)
+
+
+def with_skipped(result: dict[str, Any], skipped: list[dict[str, Any]]) -> dict[str, Any]:
+    """`result`, plus `skipped` when any record was dropped."""
+    return {**result, "skipped": skipped} if skipped else result

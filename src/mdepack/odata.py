@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mdepack.errors import InputError
+
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,7})?Z$")
 
 
@@ -71,3 +73,41 @@ def _literal(value: Any) -> str:
     if isinstance(value, str):
         return literal(value)
     return number_literal(value)
+
+
+def raw_clause(text: str, field: str = "odata_filter") -> str:
+    """Caller-written OData text as one parenthesised clause, refused if it could escape it.
+
+    The parentheses must balance outside string literals and every literal must be closed;
+    otherwise `true) or (true` would OR past the structured filters it is AND-ed with.
+    """
+    depth = 0
+    in_literal = False
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if in_literal:
+            if char == "'":
+                if text[index + 1 : index + 2] == "'":
+                    index += 1  # a doubled quote inside a literal
+                else:
+                    in_literal = False
+        elif char == "'":
+            in_literal = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise _unbalanced(field, f"a ')' at position {index + 1} closes nothing")
+        index += 1
+    if in_literal:
+        raise _unbalanced(field, "a string literal is not closed")
+    if depth:
+        raise _unbalanced(field, f"{depth} '(' not closed")
+    return f"({text})"
+
+
+def _unbalanced(field: str, why: str) -> InputError:
+    rule = "parentheses must balance outside string literals"
+    return InputError(f"{field}: {rule} ({why})", field=field, rule=rule)

@@ -22,8 +22,9 @@ _PEM_KEY = re.compile(
 
 def register_secret(value: str | None) -> None:
     """Remember a secret so that :func:`redact` removes it wherever it appears."""
-    # Short values would mask ordinary words; real secrets and tokens are long.
-    if value and len(value) >= 8:
+    # Every secret is masked, however short: a short one may mask an ordinary word too, which is
+    # the lesser harm.
+    if value:
         with _lock:
             _secrets.add(value)
 

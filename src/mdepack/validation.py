@@ -9,7 +9,8 @@ asked which rule broke, so an error names the field and the rule in words, using
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+import itertools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import jsonschema_rs
@@ -18,6 +19,7 @@ from mdepack import manifest as manifest_module
 from mdepack.errors import InputError, MdepackError, OutputValidationError
 
 BASE_URI = "https://mdepack.invalid/"
+_EXPLAIN_AT_MOST = 20  # failures looked at to word an error
 
 
 def uri(relative: str) -> str:
@@ -31,7 +33,7 @@ class SchemaSet:
     def __init__(self, manifest: manifest_module.Manifest) -> None:
         self.manifest = manifest
         self.resources = [(uri(p), manifest.schema(p)) for p in manifest.schema_files()]
-        self.registry = jsonschema_rs.Registry(self.resources)
+        self.registry = jsonschema_rs.Registry(self.resources, retriever=_never_fetch)
 
     def validator(self, relative: str) -> Validator:
         """A compiled validator for a pack schema file."""
@@ -52,7 +54,7 @@ class Validator:
         self.schema = schema
         self.base_uri = base_uri
         self._compiled = jsonschema_rs.Draft202012Validator(
-            schema, registry=schemas.registry, base_uri=base_uri
+            schema, registry=schemas.registry, base_uri=base_uri, retriever=_never_fetch
         )
 
     def is_valid(self, instance: Any) -> bool:
@@ -78,7 +80,11 @@ class Validator:
             )
 
     def explain(self, instance: Any) -> tuple[str, str]:
-        """(field path, rule in words) for the most relevant failure, from the reference library."""
+        """(field path, rule in words) for the most relevant failure, from the reference library.
+
+        Only the first few failures are looked at, so a huge invalid input costs little to refuse;
+        where the failure is an item of a list, the count of bad items is added (a compiled check).
+        """
         import jsonschema
         from referencing import Registry, Resource
         from referencing.jsonschema import DRAFT202012
@@ -90,11 +96,37 @@ class Validator:
         validator = jsonschema.Draft202012Validator(
             {"$ref": self.base_uri}, registry=Registry().with_resources(resources)
         )
-        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        found = list(itertools.islice(validator.iter_errors(instance), _EXPLAIN_AT_MOST))
+        error = _first_alike(found, jsonschema.exceptions.best_match(found))
         if error is None:  # the two libraries disagree; say what the compiled one saw
             first = next(iter(self._compiled.iter_errors(instance)))
             return _path(first.instance_path), str(first.message)
-        return _describe(error)
+        field, rule = _describe(error)
+        bad = self._bad_items(error, instance)
+        if bad is not None and bad > 1:
+            rule = f"{rule} ({bad:,} of {_container_size(error, instance):,} items fail)"
+        return field, rule
+
+    def _bad_items(self, error: Any, instance: Any) -> int | None:
+        """How many items of the list holding the failing item fail the same schema."""
+        path = list(error.absolute_path)
+        if not path or not isinstance(path[-1], int):
+            return None
+        items = _at(instance, path[:-1])
+        base = self._document_uri(error.schema)
+        if not isinstance(items, list) or base is None:
+            return None
+        check = jsonschema_rs.Draft202012Validator(
+            error.schema, registry=self.schemas.registry, base_uri=base, retriever=_never_fetch
+        )
+        return sum(1 for item in items if not check.is_valid(item))
+
+    def _document_uri(self, node: Any) -> str | None:
+        """The URI of the schema document that holds `node` (by identity), for its $refs."""
+        for key, document in [*self.schemas.resources, (self.base_uri, self.schema)]:
+            if _holds(document, node):
+                return key
+        return None
 
 
 @functools.cache
@@ -110,6 +142,12 @@ def action_validator(action: str, kind: str) -> Validator:
     return schema_set().validator(spec.input if kind == "input" else spec.output)
 
 
+def _never_fetch(uri: str) -> Any:
+    # Every schema the pack validates with is registered up front; a reference to anything else
+    # (http://, file://) is an error, never a request or a file read.
+    raise ValueError(f"{uri} is not one of the pack's schemas and is never fetched")
+
+
 def apply_defaults(schema: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     """A copy of `inputs` with the schema's top-level property defaults filled in."""
     filled = dict(inputs)
@@ -122,9 +160,12 @@ def apply_defaults(schema: dict[str, Any], inputs: dict[str, Any]) -> dict[str, 
 def _describe(error: Any) -> tuple[str, str]:
     path = _path(error.absolute_path)
     kind = error.validator
+    value = error.validator_value
     if kind == "required":
-        missing = next(n for n in error.validator_value if n not in error.instance)
-        return _join(path, missing), "is required"
+        missing = [n for n in value if n not in error.instance]
+        if len(missing) == 1:
+            return _join(path, missing[0]), "is required"
+        return path or "input", f"missing required inputs: {', '.join(missing)}"
     if kind == "additionalProperties":
         known = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(known))
@@ -132,11 +173,75 @@ def _describe(error: Any) -> tuple[str, str]:
     rule = _outermost_hint(error)
     if rule:
         return path, rule
-    if kind == "type":
-        return path, f"must be of type {_words(error.validator_value)}"
-    if kind == "enum":
-        return path, f"must be one of: {_words(error.validator_value)}"
+    words: dict[str, Callable[[], str]] = {
+        "type": lambda: f"must be of type {_words(value)}",
+        "enum": lambda: f"must be one of: {_words(value)}",
+        "const": lambda: f"must be {value!r}",
+        "minItems": lambda: "must not be empty" if value == 1 else f"needs at least {value} items",
+        "maxItems": lambda: f"takes at most {value} items",
+        "uniqueItems": lambda: "must not repeat a value",
+        "minLength": lambda: (
+            "must not be empty" if value == 1 else f"needs at least {value} characters"
+        ),
+        "maxLength": lambda: f"takes at most {value} characters",
+        "pattern": lambda: f"must match the pattern {value}",
+        "minimum": lambda: f"must be at least {value}",
+        "maximum": lambda: f"must be at most {value}",
+        "exclusiveMinimum": lambda: f"must be more than {value}",
+        "exclusiveMaximum": lambda: f"must be less than {value}",
+        "anyOf": lambda: _alternatives(error),
+        "oneOf": lambda: _alternatives(error),
+        "format": lambda: f"must be a valid {value}",
+    }
+    if kind in words:
+        return path, words[kind]()
     return path, str(error.message)
+
+
+def _first_alike(found: list[Any], chosen: Any) -> Any:
+    """Of the errors like `chosen` (same rule, same list), the one at the earliest item."""
+    if chosen is None:
+        return None
+    parent = list(chosen.absolute_path)[:-1]
+    for error in found:
+        if error.validator == chosen.validator and list(error.absolute_path)[:-1] == parent:
+            return error
+    return chosen
+
+
+def _alternatives(error: Any) -> str:
+    """`anyOf`/`oneOf` in words: the types or values the branches accept."""
+    kinds: list[str] = []
+    for branch in error.validator_value:
+        if isinstance(branch, dict) and "enum" in branch:
+            kinds.append("one of " + _words(branch["enum"]))
+        elif isinstance(branch, dict) and "type" in branch:
+            kinds.append("a list" if branch["type"] == "array" else f"a {_words(branch['type'])}")
+        elif isinstance(branch, dict) and "$ref" in branch:
+            kinds.append(str(branch["$ref"]).rpartition("/")[2].replace("_", " "))
+    if kinds:
+        return "must be " + " or ".join(dict.fromkeys(kinds))
+    return "does not fit any of the accepted forms"
+
+
+def _at(instance: Any, path: list[Any]) -> Any:
+    for part in path:
+        instance = instance[part]
+    return instance
+
+
+def _container_size(error: Any, instance: Any) -> int:
+    return len(_at(instance, list(error.absolute_path)[:-1]))
+
+
+def _holds(document: Any, node: Any) -> bool:
+    if document is node:
+        return True
+    if isinstance(document, dict):
+        return any(_holds(value, node) for value in document.values())
+    if isinstance(document, list):
+        return any(_holds(value, node) for value in document)
+    return False
 
 
 def _outermost_hint(error: Any) -> str | None:

@@ -1,7 +1,8 @@
 """Faults on demand: a schedule (the next N matching calls) or a probability, per path and method.
 
 A fault answers with a status (and optional Retry-After and body), delays the answer, drops the
-connection without answering, or sends a body cut short.
+connection without answering (before or after acting on the request), sends a body cut short or
+one byte at a time, or acts on the request and answers with a body of its own.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ class Fault:
     truncate: bool = False
     retry_after: str | None = None
     message: str | None = None
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None  # an error answer's whole JSON body, as sent
+    reply: bytes | None = None  # act on the request, then answer `status` (default 200) with this
+    drop_after: bool = False  # act on the request, then close without answering
+    trickle: float = 0.0  # send the answer one byte every this many seconds
     hits: int = 0
     seen: int = 0
 

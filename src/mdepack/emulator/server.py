@@ -71,10 +71,18 @@ class _Reply:
 class ApiFailure(Exception):
     """An error answer in Defender's shape."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
+        self.body = body  # a whole body of another shape (a gateway's), sent as it is
 
 
 class RateLimiter:
@@ -636,6 +644,8 @@ def _entra_error(status: int, error: str, code: int, description: str) -> _Reply
 
 
 def _error_reply(failure: ApiFailure) -> _Reply:
+    if failure.body is not None:
+        return _Reply(failure.status, json.dumps(failure.body).encode(), failure.headers)
     target = f"|{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:16]}.1."
     body = {"error": {"code": failure.code, "message": failure.message, "target": target}}
     return _Reply(failure.status, json.dumps(body).encode(), failure.headers)
@@ -700,7 +710,10 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     )
             else:
                 reply = self._identity(method, path, query, raw, fault)
-            self._send(reply, truncate=bool(fault and fault.truncate))
+            if fault is not None and fault.drop_after:
+                self.close_connection = True
+                return
+            self._send(reply, fault)
 
         def _api(
             self, method: str, path: str, query: dict[str, str], raw: bytes, fault: Fault | None
@@ -715,7 +728,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                         raise ApiFailure(
                             400, "InvalidRequestBody", "The request body is not valid JSON."
                         ) from None
-                if fault is not None and fault.status:
+                if fault is not None and fault.status and fault.reply is None:
                     raise _fault_failure(fault)
                 claims = emulator._token_claims(self.headers.get("Authorization"))
                 client_id = claims.get("appid")
@@ -730,6 +743,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                         {"Retry-After": str(seconds)},
                     )
                 reply = emulator.handle_api(method, path, query, body, claims)
+                if fault is not None and fault.reply is not None:
+                    reply = _Reply(fault.status or 200, fault.reply)
             except ApiFailure as failure:
                 reply = _error_reply(failure)
             reply.headers.setdefault("Content-Type", CONTENT_TYPE)
@@ -759,13 +774,24 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 return _entra_error(400, "invalid_tenant", 90002, f"Tenant '{parts[0]}' not found.")
             return _entra_error(404, "not_found", 90000, f"No endpoint at {path}.")
 
-        def _send(self, reply: _Reply, truncate: bool) -> None:
+        def _send(self, reply: _Reply, fault: Fault | None) -> None:
             self.send_response(reply.status)
             for key, value in reply.headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
-            if truncate:
+            if fault is not None and fault.trickle:
+                self.wfile.flush()
+                self.close_connection = True
+                try:
+                    for index in range(len(reply.body)):
+                        time.sleep(fault.trickle)
+                        self.wfile.write(reply.body[index : index + 1])
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client gave up, as it should
+                return
+            if fault is not None and fault.truncate:
                 self.wfile.write(reply.body[: max(1, len(reply.body) // 2)])
                 self.wfile.flush()
                 self.close_connection = True
@@ -778,7 +804,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 def _fault_failure(fault: Fault) -> ApiFailure:
     status = fault.status or 500
     headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-    if status == 429:
+    if status == 429 and fault.body is None:
         message = fault.message or (
             "API calls quota exceeded! Maximum allowed 100 per 00:01:00 for the key "
             "Destination+TenantID+AppID. You can send requests again in 8 seconds."
@@ -799,4 +825,5 @@ def _fault_failure(fault: Fault) -> ApiFailure:
         codes.get(status, str(status)),
         fault.message or f"Injected fault {status}.",
         headers,
+        fault.body,
     )

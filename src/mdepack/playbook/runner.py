@@ -116,9 +116,9 @@ def run(
 
 def _named(error: MdepackError, step_id: str, action: str, result: RunResult) -> MdepackError:
     # The report is read when the error is shown, after the step's time and calls are filled in.
-    error.message = f"step {step_id!r} ({action}): {error.message}"
-    error.details.update(step=step_id, steps=result.steps)
-    return error
+    return error.with_context(
+        prefix=f"step {step_id!r} ({action}): ", step=step_id, steps=result.steps
+    )
 
 
 def _truthy(value: Any) -> bool:
