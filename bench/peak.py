@@ -11,8 +11,13 @@ import subprocess
 import sys
 import time
 
+argv = sys.argv[1:]
+stdin = None
+if argv[:1] == ["--stdin"]:  # feed this file to the command's standard input
+    stdin = open(argv[1], "rb")  # noqa: SIM115 - closed when this process ends
+    argv = argv[2:]
 started = time.perf_counter()
-process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+process = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL)
 _, status, usage = os.wait4(process.pid, 0)
 print(
     json.dumps(

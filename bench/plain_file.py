@@ -22,4 +22,4 @@ response = requests.get(
     timeout=60,
 )
 machines = json.loads(response.content)["value"]
-sys.stdout.write(json.dumps({"machines": machines, "count": len(machines)}, indent=2) + "\n")
+sys.stdout.write(json.dumps({"machines": machines, "count": len(machines)}) + "\n")

@@ -1,5 +1,5 @@
 """The baseline for `mdepack run list_machines`: plain requests + json fetching the same pages
-with the same bearer token, printing the same JSON document."""
+with the same bearer token, printing the same JSON document, compactly (stdout is not a terminal)."""
 
 import json
 import os
@@ -29,4 +29,4 @@ while True:
     skip += len(page)
     if len(page) < 10000:
         break
-sys.stdout.write(json.dumps({"machines": machines, "count": len(machines)}, indent=2) + "\n")
+sys.stdout.write(json.dumps({"machines": machines, "count": len(machines)}) + "\n")

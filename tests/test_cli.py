@@ -191,3 +191,18 @@ def test_a_listing_shows_progress_when_stderr_is_a_terminal(live: Emulator) -> N
     assert process.returncode == 0
     assert "\r40 machines, 1 API calls" in shown
     assert json.loads(process.stdout)["count"] == 40
+
+
+def test_output_is_compact_on_a_pipe_and_indented_on_request(live: Emulator) -> None:
+    request = json.dumps({"sha1": live.fleet.file_with(2)})
+    piped = run_cli("run", "get_file_machines", "--input", request, env=live.env())
+    assert piped.code == 0 and piped.stdout.count("\n") == 1  # one line: engines and pipes
+    pretty = run_cli("run", "get_file_machines", "--pretty", "--input", request, env=live.env())
+    assert pretty.stdout.startswith('{\n  "machines"') and pretty.json == piped.json
+    compact = run_cli("describe", "get_machine", "--compact")
+    assert compact.stdout.count("\n") == 1
+
+
+def test_run_help_points_large_inputs_at_stdin_or_a_file() -> None:
+    helped = run_cli("run", "--help")
+    assert "Argument list too long" in helped.stdout and "@FILE" in helped.stdout

@@ -160,3 +160,20 @@ def test_a_failed_batch_says_what_was_and_was_not_applied(clock: ManualClock) ->
         )
         assert all("t" in emulator.machine(i)["machineTags"] for i in ids[:500])  # type: ignore[index]
         assert not any("t" in emulator.machine(i)["machineTags"] for i in ids[500:])  # type: ignore[index]
+
+
+def test_20000_ids_each_end_in_exactly_one_list(clock: ManualClock) -> None:
+    with Emulator(machines=15_000, clock=clock, rate_per_minute=10**6) as emulator:
+        known = [m["id"] for m in emulator.fleet.machines]
+        unknown = [f"{i:040x}" for i in range(5_000)]
+        ids = known + unknown
+        env = {"MDE_RATE_PER_MINUTE": "1000000", "MDE_RATE_PER_HOUR": "10000000"}
+        result = invoke(
+            "tag_machines",
+            {"machine_ids": ids, "tag": "bulk", "action": "Add", "max_machines": 20_000},
+            client=make_client(emulator, clock, **env),
+        )
+    lists = [result[name] for name in ("updated", "not_found", "unconfirmed", "not_applied")]
+    assert sorted(i for ids_ in lists for i in ids_) == sorted(ids)  # each id exactly once
+    assert result["updated"] == known and result["not_found"] == unknown
+    assert result["count"] == 15_000 and result["calls"] == 40

@@ -27,6 +27,11 @@ from typing import Any, BinaryIO
 from mdepack.errors import InputError, MdepackError
 from mdepack.redact import redact
 
+INPUT_HELP = (
+    "JSON text, @FILE (a regular file) or - (standard input). Large inputs, such as thousands "
+    "of machine ids, belong in - or @FILE: the system limits a command line's length "
+    "('Argument list too long'). At most 32 MiB."
+)
 # The largest --input read from a file or standard input: 200,000 machine ids are about 8 MiB.
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 
@@ -65,18 +70,35 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log one line per API call on stderr"
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    output = argparse.ArgumentParser(add_help=False)
+    style = output.add_mutually_exclusive_group()
+    style.add_argument(
+        "--pretty",
+        dest="pretty",
+        action="store_true",
+        default=None,
+        help="indented JSON (the default when stdout is a terminal)",
+    )
+    style.add_argument(
+        "--compact",
+        dest="pretty",
+        action="store_false",
+        help="one-line JSON (the default when stdout is a pipe or a file)",
+    )
 
-    actions = commands.add_parser("actions", help="list the actions")
+    actions = commands.add_parser("actions", help="list the actions", parents=[output])
     actions.add_argument("--json", action="store_true", help="as JSON")
     actions.set_defaults(command=_actions)
 
-    describe = commands.add_parser("describe", help="an action's input and output schema")
+    describe = commands.add_parser(
+        "describe", help="an action's input and output schema", parents=[output]
+    )
     describe.add_argument("action")
     describe.set_defaults(command=_describe)
 
-    run = commands.add_parser("run", help="run an action")
+    run = commands.add_parser("run", help="run an action", parents=[output])
     run.add_argument("action")
-    run.add_argument("--input", default="{}", help="JSON text, @file, or - for stdin")
+    run.add_argument("--input", default="{}", help=INPUT_HELP)
     run.add_argument("--jsonl", action="store_true", help="stream machines, one JSON line each")
     run.add_argument("--no-retries", action="store_true", help="one attempt per call")
     run.set_defaults(command=_run)
@@ -86,9 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     check = playbook_commands.add_parser("check", help="check playbooks against the manifest")
     check.add_argument("playbooks", nargs="+", type=Path)
     check.set_defaults(command=_playbook_check)
-    play = playbook_commands.add_parser("run", help="run a playbook")
+    play = playbook_commands.add_parser("run", help="run a playbook", parents=[output])
     play.add_argument("playbook", type=Path)
-    play.add_argument("--input", default="{}", help="JSON text, @file, or - for stdin")
+    play.add_argument("--input", default="{}", help=INPUT_HELP)
     play.set_defaults(command=_playbook_run)
 
     emulator = commands.add_parser("emulator", help="run the local Defender API emulator")
@@ -160,8 +182,11 @@ def _read_capped(stream: BinaryIO, source: str, what: str) -> bytes:
     return data
 
 
-def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+def _print_json(document: Any, args: argparse.Namespace) -> None:
+    # Engines, pipes and files get compact JSON (the C encoder); a person at a terminal gets it
+    # indented. --pretty / --compact force either.
+    pretty = args.pretty if args.pretty is not None else sys.stdout.isatty()
+    sys.stdout.write(json.dumps(document, indent=2 if pretty else None) + "\n")
 
 
 def _print_error(document: dict[str, Any]) -> None:
@@ -182,7 +207,8 @@ def _actions(args: argparse.Namespace) -> int:
                     "permission": a.permission,
                 }
                 for a in pack.actions.values()
-            ]
+            ],
+            args,
         )
         return 0
     width = max(len(name) for name in pack.actions)
@@ -209,7 +235,8 @@ def _describe(args: argparse.Namespace) -> int:
             "input": pack.schema(action.input),
             "output": pack.schema(action.output),
             "definitions": pack.schema("schemas/common.json")["$defs"],
-        }
+        },
+        args,
     )
     return 0
 
@@ -236,7 +263,7 @@ def _run(args: argparse.Namespace) -> int:
         for line in stream_machines(args.action, inputs, client=client):
             sys.stdout.write(line)
     else:
-        _print_json(invoke(args.action, inputs, client=client))
+        _print_json(invoke(args.action, inputs, client=client), args)
     if client is not None and client.progress is not None and client.calls:
         sys.stderr.write("\n")
     return 0
@@ -273,7 +300,7 @@ def _playbook_run(args: argparse.Namespace) -> int:
 
     inputs = read_json_argument(args.input)
     result = run_file(args.playbook, inputs, report=sys.stderr)
-    _print_json(result.outputs)
+    _print_json(result.outputs, args)
     return 0
 
 

@@ -11,6 +11,8 @@ from mdepack.redact import redact
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log `name key=value ...`; the fields also travel as `record.mdepack` for JSON handlers."""
+    if not logger.isEnabledFor(level):
+        return
     clean = {key: _clean(value) for key, value in fields.items()}
     text = " ".join(f"{key}={'-' if value is None else value}" for key, value in clean.items())
     logger.log(level, "%s %s", name, text, extra={"mdepack": {"event": name, **clean}})

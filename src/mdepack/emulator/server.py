@@ -86,27 +86,29 @@ class ApiFailure(Exception):
 
 
 class RateLimiter:
-    """Sliding windows per app + tenant: calls a minute and calls an hour."""
+    """Sliding windows per app + tenant: calls a minute and calls an hour (amortised O(1))."""
 
     def __init__(self, per_minute: int, per_hour: int, clock: Clock) -> None:
         self.per_minute, self.per_hour, self.clock = per_minute, per_hour, clock
-        self._calls: dict[str, deque[float]] = {}
+        self._minute: dict[str, deque[float]] = {}
+        self._hour: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def admit(self, key: str) -> float | None:
         """None when the call may go; else the seconds until it could."""
         with self._lock:
             now = self.clock.monotonic()
-            calls = self._calls.setdefault(key, deque())
-            while calls and calls[0] <= now - 3600:
-                calls.popleft()
-            in_minute = sum(1 for t in calls if t > now - 60)
-            if in_minute >= self.per_minute:
-                oldest = next(t for t in calls if t > now - 60)
-                return oldest + 60 - now
-            if len(calls) >= self.per_hour:
-                return calls[0] + 3600 - now
-            calls.append(now)
+            minute = self._minute.setdefault(key, deque())
+            hour = self._hour.setdefault(key, deque())
+            for window, span in ((minute, 60), (hour, 3600)):
+                while window and window[0] <= now - span:
+                    window.popleft()
+            if len(minute) >= self.per_minute:
+                return minute[0] + 60 - now
+            if len(hour) >= self.per_hour:
+                return hour[0] + 3600 - now
+            minute.append(now)
+            hour.append(now)
             return None
 
 
