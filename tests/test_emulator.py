@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from mdepack.emulator import Emulator, pki
 from mdepack.emulator.odata import ODataError, compile_filter, parse
-from mdepack.emulator.server import AUDIENCE
+from mdepack.emulator.authority import AUDIENCE
 
 
 def read_env(path: Path) -> dict[str, str]:

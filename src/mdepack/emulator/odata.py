@@ -36,7 +36,10 @@ FIELDS = frozenset(
         "rbacGroupId",
     }
 )
+# The fields GET /api/machineactions filters on.
+ACTION_FIELDS = frozenset({"id", "status", "machineId", "type", "requestor", "creationDateTimeUtc"})
 COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
+_INSTANTS = frozenset({"lastSeen", "creationDateTimeUtc"})
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -135,7 +138,9 @@ def tokenize(text: str) -> list[Token]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, fields: frozenset[str], entity: str) -> None:
+        self.fields = fields
+        self.entity = entity
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
@@ -235,10 +240,10 @@ class _Parser:
             return AnyTag(var.text, predicate)
         if token.text in self.variables:
             return Field(token.text)
-        if token.text not in FIELDS:
+        if token.text not in self.fields:
             raise ODataError(
                 f"Could not find a property named '{token.text}' on type "
-                "'microsoft.windowsDefenderATP.api.PublicMachine'"
+                f"'microsoft.windowsDefenderATP.api.{self.entity}'"
             )
         return Field(token.text)
 
@@ -266,14 +271,16 @@ class _Instant:
         return self.key < other.key
 
 
-def parse(text: str) -> Any:
+def parse(text: str, fields: frozenset[str] = FIELDS, entity: str = "PublicMachine") -> Any:
     """The syntax tree of a filter, or ODataError."""
-    return _Parser(text).parse()
+    return _Parser(text, fields, entity).parse()
 
 
-def compile_filter(text: str) -> Callable[[dict[str, Any]], bool]:
-    """A predicate over machine dicts for a filter."""
-    tree = parse(text)
+def compile_filter(
+    text: str, fields: frozenset[str] = FIELDS, entity: str = "PublicMachine"
+) -> Callable[[dict[str, Any]], bool]:
+    """A predicate over entity dicts (machines by default) for a filter."""
+    tree = parse(text, fields, entity)
     return lambda machine: bool(evaluate(tree, machine, {}))
 
 
@@ -285,7 +292,7 @@ def evaluate(node: Any, machine: dict[str, Any], scope: dict[str, Any]) -> Any:
         if node.name in scope:
             return scope[node.name]
         value = machine.get(node.name)
-        return _Instant(value) if node.name == "lastSeen" and isinstance(value, str) else value
+        return _Instant(value) if node.name in _INSTANTS and isinstance(value, str) else value
     if isinstance(node, Logical):
         left = bool(evaluate(node.left, machine, scope))
         if node.op == "and":

@@ -1,0 +1,285 @@
+"""Routes of the machine-action resource: the response actions posted on a machine (isolate,
+scan, collect, quarantine, …), and tracking them (list, get, cancel, package URI).
+
+An action's status moves with the emulator's clock: Pending for `action_pending_seconds`, then
+InProgress for `action_run_seconds`, then its outcome (`action_outcome`, or per machine in
+`action_outcomes`: Succeeded, Failed or TimeOut), unless cancelled first. A second request of the
+same type for a machine while one is Pending or InProgress gets 400 "Action is already in
+progress". The investigation package's URI is there only once a collection has succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mdepack.emulator import odata
+from mdepack.emulator.api import (
+    READ,
+    WRITE,
+    ApiFailure,
+    Reply,
+    Route,
+    body_object,
+    collection,
+    integer,
+    json_reply,
+    route,
+)
+
+if TYPE_CHECKING:
+    from mdepack.emulator.server import Emulator
+
+ISOLATE = "Machine.Isolate"
+SCAN = "Machine.Scan"
+RESTRICT = "Machine.RestrictExecution"
+FORENSICS = "Machine.CollectForensics"
+QUARANTINE = "Machine.StopAndQuarantine"
+OFFBOARD = "Machine.Offboard"
+RESPONSE_ROLES = [ISOLATE, SCAN, RESTRICT, FORENSICS, QUARANTINE, OFFBOARD]
+ACTIVE = ("Pending", "InProgress")
+FINAL = ("Succeeded", "Failed", "TimeOut", "Cancelled")
+_SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of response action: its path word, type, body keys and role."""
+
+    path: str
+    type: str
+    role: str
+    extra: tuple[str, ...] = ()  # body keys besides Comment
+    scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # allowed values by key
+
+
+KINDS = [
+    Kind(
+        "isolate",
+        "Isolate",
+        ISOLATE,
+        ("IsolationType",),
+        {"IsolationType": ("Full", "Selective", "UnManagedDevice")},
+    ),
+    Kind("unisolate", "Unisolate", ISOLATE),
+    Kind(
+        "runAntiVirusScan", "RunAntiVirusScan", SCAN, ("ScanType",), {"ScanType": ("Quick", "Full")}
+    ),
+    Kind("restrictCodeExecution", "RestrictCodeExecution", RESTRICT),
+    Kind("unrestrictCodeExecution", "UnrestrictCodeExecution", RESTRICT),
+    Kind("collectInvestigationPackage", "CollectInvestigationPackage", FORENSICS),
+    Kind("StopAndQuarantineFile", "StopAndQuarantineFile", QUARANTINE, ("Sha1",)),
+    Kind("offboard", "Offboard", OFFBOARD),
+]
+
+
+@dataclass
+class StoredAction:
+    """One machine action and the times its status is computed from."""
+
+    document: dict[str, Any]
+    created: float  # the clock's monotonic time
+    outcome: str
+    cancelled_at: float | None = None
+
+
+class ActionStore:
+    """Every machine action the emulator has accepted, in creation order."""
+
+    def __init__(self) -> None:
+        self.actions: dict[str, StoredAction] = {}
+        self.lock = threading.Lock()
+
+    def status(self, emulator: Emulator, stored: StoredAction) -> tuple[str, float]:
+        """(status, monotonic time it took that status) now."""
+        pending, running = emulator.action_pending_seconds, emulator.action_run_seconds
+        now = emulator.clock.monotonic()
+        if stored.cancelled_at is not None:
+            return "Cancelled", stored.cancelled_at
+        if now < stored.created + pending:
+            return "Pending", stored.created
+        if now < stored.created + pending + running:
+            return "InProgress", stored.created + pending
+        return stored.outcome, stored.created + pending + running
+
+    def view(self, emulator: Emulator, stored: StoredAction) -> dict[str, Any]:
+        """The MachineAction as the API returns it now."""
+        status, since = self.status(emulator, stored)
+        return {
+            **stored.document,
+            "status": status,
+            "lastUpdateDateTimeUtc": _stamp(emulator, since),
+        }
+
+    def active(self, emulator: Emulator, machine_id: str, kind: str) -> StoredAction | None:
+        """The Pending or InProgress action of this type on this machine, if any."""
+        for stored in reversed(list(self.actions.values())):
+            document = stored.document
+            same = document["machineId"] == machine_id and document["type"] == kind
+            if same and self.status(emulator, stored)[0] in ACTIVE:
+                return stored
+        return None
+
+
+def create(emulator: Emulator, ref: str, *, body: Any, claims: dict[str, Any], kind: Kind) -> Reply:
+    """POST /api/machines/{id}/{action}: 201 with the new MachineAction."""
+    request = body_object(body, {"Comment", *kind.extra}, {"Comment", *kind.extra[:1]})
+    comment = request["Comment"]
+    if not isinstance(comment, str) or not comment.strip():
+        raise ApiFailure(400, "InvalidRequestBody", "Comment must be a non-empty string.")
+    for key, allowed in kind.scopes.items():
+        if request[key] not in allowed:
+            raise ApiFailure(
+                400, "InvalidRequestBody", f"{key} must be one of {', '.join(allowed)}."
+            )
+    sha1 = request.get("Sha1")
+    if "Sha1" in kind.extra and not (isinstance(sha1, str) and _SHA1.match(sha1)):
+        raise ApiFailure(
+            400, "InvalidHashValue", f"Hash value {sha1} is invalid. Only SHA1 is supported."
+        )
+    machine = emulator.machine(ref)
+    if machine is None:
+        raise ApiFailure(404, "ResourceNotFound", f"Machine {ref} was not found.")
+    store = emulator.actions
+    with store.lock:
+        if store.active(emulator, machine["id"], kind.type) is not None:
+            raise ApiFailure(400, "ActiveRequestAlreadyExists", "Action is already in progress")
+        now = emulator.clock.monotonic()
+        scope = next((request[k] for k in kind.scopes), None)
+        document = {
+            "id": str(uuid.uuid4()),
+            "type": kind.type,
+            "title": None,
+            "requestor": claims.get("appid"),
+            "requestorComment": comment,
+            "status": "Pending",
+            "machineId": machine["id"],
+            "computerDnsName": machine.get("computerDnsName"),
+            "creationDateTimeUtc": _stamp(emulator, now),
+            "lastUpdateDateTimeUtc": _stamp(emulator, now),
+            "cancellationRequestor": None,
+            "cancellationComment": None,
+            "cancellationDateTimeUtc": None,
+            "errorHResult": 0,
+            "scope": scope,
+            "externalId": None,
+            "requestSource": "PublicApi",
+            "relatedFileInfo": (
+                {"fileIdentifier": sha1.lower(), "fileIdentifierType": "Sha1"} if sha1 else None
+            ),
+            "commands": [],
+            "troubleshootInfo": None,
+        }
+        outcome = emulator.action_outcomes.get(machine["id"], emulator.action_outcome)
+        stored = StoredAction(document, now, outcome)
+        store.actions[document["id"]] = stored
+    return json_reply(store.view(emulator, stored), 201)
+
+
+def list_actions(emulator: Emulator, *, query: dict[str, str], **_: Any) -> Reply:
+    """GET /api/machineactions: `$filter` on id, status, machineId, type, requestor,
+    creationDateTimeUtc; `$top` (at most 10,000), `$skip`; newest first."""
+    store = emulator.actions
+    with store.lock:
+        views = [store.view(emulator, s) for s in reversed(list(store.actions.values()))]
+    text = query.get("$filter")
+    if text:
+        try:
+            predicate = odata.compile_filter(text, odata.ACTION_FIELDS, "PublicMachineAction")
+        except odata.ODataError as exc:
+            raise ApiFailure(400, "ODataError", f"Invalid filter clause: {exc}") from None
+        views = [v for v in views if predicate(v)]
+    top = integer(query, "$top", 10_000)
+    skip = integer(query, "$skip", 0)
+    if top > 10_000:
+        raise ApiFailure(400, "BadRequest", "The limit of '10000' for Top query has been exceeded.")
+    items = [json.dumps(v).encode() for v in views[skip : skip + top]]
+    return collection(emulator, "MachineActions", items)
+
+
+def get_action(emulator: Emulator, action_id: str, **_: Any) -> Reply:
+    """GET /api/machineactions/{id}."""
+    return json_reply(emulator.actions.view(emulator, _stored(emulator, action_id)))
+
+
+def cancel(
+    emulator: Emulator, action_id: str, *, body: Any, claims: dict[str, Any], **_: Any
+) -> Reply:
+    """POST /api/machineactions/{id}/cancel {Comment}: only a Pending or InProgress action."""
+    request = body_object(body, {"Comment"}, {"Comment"})
+    stored = _stored(emulator, action_id)
+    store = emulator.actions
+    with store.lock:
+        status, _since = store.status(emulator, stored)
+        if status not in ACTIVE:
+            raise ApiFailure(
+                400,
+                "InvalidRequest",
+                f"Machine action {action_id} has ended ({status}) and cannot be cancelled.",
+            )
+        now = emulator.clock.monotonic()
+        stored.cancelled_at = now
+        stored.document.update(
+            cancellationRequestor=claims.get("appid"),
+            cancellationComment=request["Comment"],
+            cancellationDateTimeUtc=_stamp(emulator, now),
+        )
+    return json_reply(store.view(emulator, stored))
+
+
+def package_uri(emulator: Emulator, action_id: str, *, claims: dict[str, Any], **_: Any) -> Reply:
+    """GET /api/machineactions/{id}/getPackageUri: 2 calls a minute and 120 an hour; 404 until
+    the collection has succeeded. The value comes wrapped in quotes, as Microsoft's page shows."""
+    wait = emulator.package_limiter.admit(f"{claims.get('tid')}+{claims.get('appid')}")
+    if wait is not None:
+        raise emulator.package_limiter.quota_failure(wait)
+    stored = _stored(emulator, action_id)
+    status, _since = emulator.actions.status(emulator, stored)
+    if stored.document["type"] != "CollectInvestigationPackage" or status != "Succeeded":
+        raise ApiFailure(
+            404, "ResourceNotFound", f"No investigation package for machine action {action_id}."
+        )
+    uri = (
+        "https://userrequests-us.securitycenter.windows.com:443/safedownload/"
+        f"WDATP_Investigation_Package.zip?token={secrets.token_urlsafe(24)}"
+    )
+    return json_reply(
+        {"@odata.context": f"{emulator.url}/api/$metadata#Edm.String", "value": f'"{uri}"'}
+    )
+
+
+def _stored(emulator: Emulator, action_id: str) -> StoredAction:
+    stored = emulator.actions.actions.get(action_id.lower())
+    if stored is None:
+        raise ApiFailure(404, "ResourceNotFound", f"Machine action {action_id} was not found.")
+    return stored
+
+
+def _stamp(emulator: Emulator, monotonic: float) -> str:
+    epoch = emulator.clock.time() - (emulator.clock.monotonic() - monotonic)
+    moment = dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def _creator(kind: Kind) -> Any:
+    def handler(emulator: Emulator, ref: str, **kwargs: Any) -> Reply:
+        return create(emulator, ref, kind=kind, **kwargs)
+
+    return handler
+
+
+TRACK = {READ, WRITE, *RESPONSE_ROLES}
+ROUTES: list[Route] = [
+    *(route("POST", f"/api/machines/*/{k.path}", k.role, _creator(k)) for k in KINDS),
+    route("GET", "/api/machineactions", TRACK, list_actions),
+    route("GET", "/api/machineactions/*", TRACK, get_action),
+    route("POST", "/api/machineactions/*/cancel", set(RESPONSE_ROLES), cancel),
+    route("GET", "/api/machineactions/*/getPackageUri", {READ, WRITE, FORENSICS}, package_uri),
+    route("GET", "/api/machineactions/*/GetPackageUri", {READ, WRITE, FORENSICS}, package_uri),
+]
