@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mdepack.emulator import Emulator, pki
-from mdepack.emulator.odata import ODataError, compile_filter, parse
 from mdepack.emulator.authority import AUDIENCE
+from mdepack.emulator.odata import ODataError, compile_filter, parse
 
 
 def read_env(path: Path) -> dict[str, str]:

@@ -17,13 +17,27 @@ PACK = manifest.load()
 ACTIONS = sorted(PACK.actions)
 
 
-def test_the_first_five_actions_are_declared() -> None:
+def test_the_actions_are_declared() -> None:
     assert ACTIONS == [
+        "cancel_machine_action",
+        "collect_investigation_package",
+        "find_machines_by_ip",
+        "find_machines_by_tag",
+        "get_file",
         "get_file_machines",
+        "get_investigation_package_uri",
         "get_machine",
+        "get_machine_action",
         "get_user_machines",
+        "isolate_machines",
+        "list_machine_actions",
         "list_machines",
+        "restrict_code_execution",
+        "run_antivirus_scan",
+        "stop_and_quarantine_file",
         "tag_machines",
+        "unisolate_machines",
+        "unrestrict_code_execution",
     ]
 
 
@@ -60,12 +74,25 @@ def test_manifest_entry_is_complete(name: str) -> None:
     action = PACK.action(name)
     assert action.method in ("GET", "POST")
     assert action.path.startswith("/api/")
-    assert action.permission in ("Machine.Read.All", "Machine.ReadWrite.All")
+    roles = {
+        "Machine.Read.All",
+        "Machine.ReadWrite.All",
+        "Machine.Isolate",
+        "Machine.Scan",
+        "Machine.RestrictExecution",
+        "Machine.CollectForensics",
+        "Machine.StopAndQuarantine",
+        "File.Read.All",
+    }
+    assert action.permission in roles or action.name == "cancel_machine_action"
     assert action.side_effects == ("write" if action.method == "POST" else "read")
-    # Each path placeholder is an input the schema requires.
+    assert not (action.destructive and not action.writes)
+    # Each path placeholder is filled from an input: the one of its name, or, for an action on
+    # many machines, each of machine_ids in turn.
     schema = PACK.schema(action.input)
     for name_ in placeholders(action.path):
-        assert name_ in schema.get("required", []) or name == "get_machine"
+        per_machine = name_ == "machine_id" and "machine_ids" in schema.get("required", [])
+        assert name_ in schema["properties"] or per_machine
 
 
 @pytest.mark.parametrize("name", ACTIONS)

@@ -16,6 +16,10 @@ class ActionApi:
     def __init__(self, client: ApiClient, action: Action) -> None:
         self.client = client
         self.action = action
+        # An endpoint with a budget of its own (getPackageUri: 2 a minute) paces on both.
+        self.pacer = (
+            client.endpoint_pacer(action.name, *action.rate) if action.rate is not None else None
+        )
 
     @property
     def ceiling(self) -> int | None:
@@ -27,13 +31,19 @@ class ActionApi:
         """HTTP calls sent so far through the underlying client (retries included)."""
         return self.client.calls
 
-    def get(self, **segments: str) -> Any:
-        """GET the endpoint; a 404 raises NotFoundError."""
-        return self.client.call("GET", self.action.path, segments=segments)
+    def get(self, *, missing_ok: bool = False, **segments: str) -> Any:
+        """GET the endpoint; a 404 raises NotFoundError (or, with `missing_ok`, gives None)."""
+        return self.client.call(
+            "GET", self.action.path, segments=segments, missing_ok=missing_ok, pacer=self.pacer
+        )
 
-    def collection(self, **segments: str) -> list[dict[str, Any]]:
+    def collection(
+        self, params: dict[str, Any] | None = None, **segments: str
+    ) -> list[dict[str, Any]]:
         """GET a collection; a 404 (older API revisions, for an unknown file or user) is empty."""
-        data = self.client.call("GET", self.action.path, segments=segments, missing_ok=True)
+        data = self.client.call(
+            "GET", self.action.path, segments=segments, params=params, missing_ok=True
+        )
         return collection_items(data)
 
     def pages(
@@ -43,5 +53,6 @@ class ActionApi:
         return self.client.pages(self.action.path, params=params, max_results=max_results)
 
     def post(self, body: Any, **segments: str) -> Any:
-        """POST the endpoint. Tag changes are idempotent, so the client may retry them."""
+        """POST the endpoint. The client retries what may pass (a repeated machine action is
+        refused by the API as "already in progress", which the caller reports)."""
         return self.client.call("POST", self.action.path, segments=segments, body=body)

@@ -8,7 +8,8 @@
     mdepack emulator [--port N] [--state-dir DIR] [--machines N] [--seed S] [--data FILE]
     mdepack demo                          emulator + the hash->tag playbook, end to end
 
-Exit status: 0 success; 2 refused before any API call; 1 failed talking to the API.
+Exit status: 0 success; 2 refused before any API call; 1 failed talking to the API; 3 a response
+action ran, and some of its machine actions ended Failed, TimeOut or Cancelled (output on stdout).
 On failure stderr carries {"error": {"type", "message", ...}}.
 """
 
@@ -32,6 +33,7 @@ INPUT_HELP = (
     "of machine ids, belong in - or @FILE: the system limits a command line's length "
     "('Argument list too long'). At most 32 MiB."
 )
+EXIT_ACTIONS_FAILED = 3
 # The largest --input read from a file or standard input: 200,000 machine ids are about 8 MiB.
 MAX_INPUT_BYTES = 32 * 1024 * 1024
 
@@ -263,10 +265,20 @@ def _run(args: argparse.Namespace) -> int:
         for line in stream_machines(args.action, inputs, client=client):
             sys.stdout.write(line)
     else:
-        _print_json(invoke(args.action, inputs, client=client), args)
+        output = invoke(args.action, inputs, client=client)
+        _print_json(output, args)
+        if _actions_failed(output):
+            return EXIT_ACTIONS_FAILED
     if client is not None and client.progress is not None and client.calls:
         sys.stderr.write("\n")
     return 0
+
+
+def _actions_failed(output: Any) -> bool:
+    """True when a response action's output reports actions that ended Failed, TimeOut or
+    Cancelled: the output is printed, and the exit status says so."""
+    summary = output.get("summary") if isinstance(output, dict) else None
+    return isinstance(summary, dict) and bool(summary.get("failed"))
 
 
 def _show_progress(items: int, calls: int) -> None:

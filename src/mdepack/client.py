@@ -87,11 +87,13 @@ class ApiClient:
         body: Any = None,
         missing_ok: bool = False,
         url: str | None = None,
+        pacer: RatePacer | None = None,
     ) -> Any:
         """Send one request (with the retry policy) and return its parsed JSON body.
 
         `missing_ok`: a 404 returns None instead of raising NotFoundError.
         `url`: an absolute URL on the API host to use instead of the template (a nextLink).
+        `pacer`: an endpoint's own budget, kept besides the process-wide one.
         """
         if url is None:
             url = self.config.api_url + paths.fill(template, dict(segments or {}))
@@ -99,7 +101,9 @@ class ApiClient:
                 url += "?" + urlencode(params, quote_via=quote, safe="$,'():/")
         target = url
         return self.retry.run(
-            lambda attempt: self._attempt(method, template, target, body, attempt, missing_ok),
+            lambda attempt: self._attempt(
+                method, template, target, body, attempt, missing_ok, pacer
+            ),
             clock=self.clock,
             refresh=self.tokens.refresh,
             method=method,
@@ -158,10 +162,23 @@ class ApiClient:
         # A bearer token is only ever sent to the configured API host.
         return link.startswith(self.config.api_url + "/")
 
+    def endpoint_pacer(self, name: str, per_minute: int, per_hour: int) -> RatePacer:
+        """The process-wide pacer of one endpoint with a budget of its own, for this tenant + app."""
+        key = (self.config.api_url, str(self.config.tenant_id), str(self.config.client_id), name)
+        return pacer_for(key, per_minute, per_hour, self.clock)
+
     def _attempt(
-        self, method: str, template: str, url: str, body: Any, attempt: int, missing_ok: bool
+        self,
+        method: str,
+        template: str,
+        url: str,
+        body: Any,
+        attempt: int,
+        missing_ok: bool,
+        pacer: RatePacer | None,
     ) -> Any:
         token = self.tokens.token()
+        own = pacer.acquire() if pacer is not None else None
         slot = self.pacer.acquire()
         with self._calls_lock:
             self.calls += 1
@@ -188,6 +205,8 @@ class ApiClient:
             raise Failure(lost.error, lost.retryable) from None
         finally:
             self.pacer.done(slot)
+            if pacer is not None and own is not None:
+                pacer.done(own)
         status = response.status_code
         if 200 <= status < 300:
             _log_call(method, template, status, attempt, began, None)

@@ -23,7 +23,7 @@ def prepare(name: str, inputs: Any) -> dict[str, Any]:
     if not isinstance(inputs, dict):
         raise InputError("input: must be a JSON object", field="input", rule="must be an object")
     validation.action_validator(name, "input").check_input(inputs)
-    return validation.apply_defaults(pack.schema(action.input), inputs)
+    return {**validation.action_defaults(action.input), **inputs}
 
 
 def invoke(

@@ -36,6 +36,9 @@ class Action:
     permission: str
     side_effects: str
     example: dict[str, Any]
+    destructive: bool = False
+    idempotent: bool = True
+    rate: tuple[int, int] | None = None  # (per minute, per hour) of an endpoint's own budget
 
     @property
     def writes(self) -> bool:
@@ -144,4 +147,9 @@ def _action(name: str, spec: dict[str, Any]) -> Action:
         permission=spec["permission"],
         side_effects=spec["side_effects"],
         example=spec.get("example") or {},
+        destructive=bool(spec.get("destructive", False)),
+        idempotent=bool(spec.get("idempotent", spec["side_effects"] == "read")),
+        rate=(int(spec["rate"]["per_minute"]), int(spec["rate"]["per_hour"]))
+        if "rate" in spec
+        else None,
     )

@@ -12,6 +12,7 @@ import functools
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urldefrag, urljoin
 
 import jsonschema_rs
 
@@ -148,13 +149,40 @@ def _never_fetch(uri: str) -> Any:
     raise ValueError(f"{uri} is not one of the pack's schemas and is never fetched")
 
 
-def apply_defaults(schema: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `inputs` with the schema's top-level property defaults filled in."""
+def apply_defaults(
+    schema: dict[str, Any], inputs: dict[str, Any], base: str = "playbooks/"
+) -> dict[str, Any]:
+    """A copy of `inputs` with the schema's top-level property defaults filled in, following a
+    property's `$ref` into the pack's schemas (relative to `base`, the schema's own path)."""
     filled = dict(inputs)
     for name, prop in schema.get("properties", {}).items():
-        if name not in filled and isinstance(prop, dict) and "default" in prop:
-            filled[name] = prop["default"]
+        if name not in filled:
+            found = _default_of(prop, base)
+            if found is not None:
+                filled[name] = found[0]
     return filled
+
+
+@functools.cache
+def action_defaults(relative: str) -> dict[str, Any]:
+    """The top-level defaults of a pack schema file, worked out once."""
+    return apply_defaults(manifest_module.load().schema(relative), {}, relative)
+
+
+def _default_of(prop: Any, base: str) -> tuple[Any] | None:
+    """(default,) of a property schema, or of the schema its `$ref` names; None when none."""
+    if not isinstance(prop, dict):
+        return None
+    if "default" in prop:
+        return (prop["default"],)
+    ref = prop.get("$ref")
+    if not isinstance(ref, str) or ref.startswith("#"):
+        return None
+    target, pointer = urldefrag(urljoin(uri(base), ref))
+    node: Any = manifest_module.load().schema(target.removeprefix(BASE_URI))
+    for part in [p for p in pointer.split("/") if p]:
+        node = node.get(part) if isinstance(node, dict) else None
+    return _default_of(node, target.removeprefix(BASE_URI))
 
 
 def _describe(error: Any) -> tuple[str, str]:

@@ -25,7 +25,7 @@ from cryptography import x509
 from mdepack.clock import SYSTEM_CLOCK, Clock
 from mdepack.emulator import fleet as fleet_module
 from mdepack.emulator.api import READ, WRITE, RateLimiter, Reply, Route, dispatch
-from mdepack.emulator.authority import AUDIENCE, App, Authority
+from mdepack.emulator.authority import App, Authority
 from mdepack.emulator.faults import Fault, FaultPlan
 from mdepack.emulator.handler import Handler
 from mdepack.emulator.routes import files, machine_actions, machines, users

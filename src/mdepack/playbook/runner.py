@@ -75,6 +75,8 @@ def run(
     """Run a loaded playbook. Raises the failing step's error, naming the step."""
     schema = playbook.document.get("inputs") or {"type": "object"}
     validation.schema_set().inline(schema, playbook.base_uri).check_input(inputs, where="inputs")
+    # Defaults of the inputs apply, so `dry_run: {default: true}` means a dry run unless asked.
+    inputs = validation.apply_defaults(schema, inputs, f"playbooks/{playbook.path.name}")
     context: dict[str, Any] = {"inputs": inputs, "steps": {}}
     result = RunResult({})
     api: ApiClient | None = client

@@ -127,7 +127,9 @@ class ActionStore:
         return None
 
 
-def create(emulator: Emulator, ref: str, *, body: Any, claims: dict[str, Any], kind: Kind) -> Reply:
+def create(
+    emulator: Emulator, ref: str, *, body: Any, claims: dict[str, Any], kind: Kind, **_: Any
+) -> Reply:
     """POST /api/machines/{id}/{action}: 201 with the new MachineAction."""
     request = body_object(body, {"Comment", *kind.extra}, {"Comment", *kind.extra[:1]})
     comment = request["Comment"]

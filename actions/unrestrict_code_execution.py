@@ -1,0 +1,17 @@
+"""POST /api/machines/{id}/unrestrictCodeExecution on each machine: lift the code execution restriction.
+
+One request per machine (the API takes one machine at a time); the body is PascalCase. See
+`mdepack.machine_actions` for duplicates, partial failure and waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mdepack.api import ActionApi
+from mdepack.machine_actions import act
+
+
+def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
+    """Lift the restriction."""
+    return act(inputs, api, "UnrestrictCodeExecution", {"Comment": inputs["comment"]})
