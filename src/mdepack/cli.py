@@ -128,6 +128,20 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--rate-per-hour", type=int, default=1500)
     emulator.set_defaults(command=_emulator)
 
+    mcp = commands.add_parser(
+        "mcp", help="serve the actions as MCP tools (stdio; needs the mcp extra)"
+    )
+    mcp.add_argument("--read-only", action="store_true", help="offer only the actions that read")
+    mcp.add_argument(
+        "--actions", help="offer only these actions, comma-separated (e.g. get_machine,get_file)"
+    )
+    mcp.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve the streamable-HTTP transport on a loopback address instead of stdio",
+    )
+    mcp.set_defaults(command=_mcp)
+
     demo = commands.add_parser(
         "demo", help="the file hash -> machines -> tag chain on the emulator"
     )
@@ -344,6 +358,25 @@ def _emulator(args: argparse.Namespace) -> int:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    try:
+        from mdepack.triggers import mcp_server
+    except ImportError:
+        raise InputError(
+            'mcp: the MCP server needs the mcp extra: pip install "mdepack[mcp]"',
+            field="mcp",
+            rule="the mcp extra installed",
+        ) from None
+
+    only = [a.strip() for a in args.actions.split(",") if a.strip()] if args.actions else None
+    mcp_server.tools(args.read_only, only)  # an unknown action name exits 2 before serving
+    if args.http:
+        mcp_server.serve_http(args.http, args.read_only, only)
+    else:
+        mcp_server.serve_stdio(args.read_only, only)
     return 0
 
 
