@@ -142,6 +142,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     mcp.set_defaults(command=_mcp)
 
+    export = commands.add_parser("export", help="describe the pack to another engine")
+    targets = export.add_subparsers(required=True, metavar="FORMAT")
+    openapi = targets.add_parser(
+        "openapi", help="OpenAPI 3.1 of the HTTP trigger (--swagger: a Swagger 2.0 connector)"
+    )
+    openapi.add_argument(
+        "--swagger",
+        action="store_true",
+        help="Swagger 2.0, for a Power Automate / Logic Apps custom connector",
+    )
+    openapi.add_argument(
+        "--host",
+        default="localhost:7071",
+        help="the function app's host for the Swagger 2.0 document (HOST[:PORT])",
+    )
+    openapi.add_argument(
+        "--base-url",
+        default="https://localhost:7071/api",
+        help="the default server URL in the OpenAPI 3.1 document",
+    )
+    openapi.set_defaults(command=_export_openapi)
+
     demo = commands.add_parser(
         "demo", help="the file hash -> machines -> tag chain on the emulator"
     )
@@ -358,6 +380,20 @@ def _emulator(args: argparse.Namespace) -> int:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+    return 0
+
+
+def _export_openapi(args: argparse.Namespace) -> int:
+    from mdepack.exports import openapi
+
+    if not args.swagger:
+        sys.stdout.write(json.dumps(openapi.openapi(args.base_url), indent=2) + "\n")
+        return 0
+    notes: list[str] = []
+    document = openapi.swagger(args.host, notes)
+    for note in dict.fromkeys(notes):
+        sys.stderr.write(f"note: {note}\n")
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
     return 0
 
 

@@ -23,6 +23,15 @@ from mdepack.errors import InputError, MdepackError, PermissionDeniedError, Rate
 from mdepack.redact import redact
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+# The error statuses a trigger answers, as the exports describe them.
+STATUSES = {
+    400: "Invalid input or a guard refused it (InputError, GuardError); nothing was sent.",
+    403: "The app lacks a role the endpoint needs (PermissionDeniedError).",
+    404: "No such action or playbook.",
+    429: "The API's rate limit outlasted the retries (RateLimitError); see Retry-After.",
+    502: "Any other API failure: auth, not found, 5xx, timeouts, odd answers.",
+    500: "A bug in the pack (InternalError).",
+}
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
