@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# AWS's state machine validator, run by the tests on every exported playbook (node 20 + npm).
+ASL_VALIDATOR := $(VENV)/node/node_modules/.bin/asl-validator
 
 .PHONY: demo test lint bench clean
 
@@ -21,7 +23,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+$(ASL_VALIDATOR): | $(STAMP)
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/node asl-validator@4.0.0
+
+test: lint $(ASL_VALIDATOR)
 	$(BIN)/python -m mdepack playbook check playbooks/*.yaml
 	$(BIN)/python -m pytest -n 2 -q
 

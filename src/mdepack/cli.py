@@ -163,6 +163,16 @@ def _parser() -> argparse.ArgumentParser:
         help="the default server URL in the OpenAPI 3.1 document",
     )
     openapi.set_defaults(command=_export_openapi)
+    sfn = targets.add_parser(
+        "step-functions", help="a playbook as an AWS Step Functions state machine (ASL)"
+    )
+    sfn.add_argument("playbook", help="a playbook file, or a shipped playbook's name")
+    sfn.add_argument(
+        "--function-arn",
+        required=True,
+        help="the ARN of the Lambda function running mdepack.triggers.aws_lambda.handler",
+    )
+    sfn.set_defaults(command=_export_step_functions)
 
     demo = commands.add_parser(
         "demo", help="the file hash -> machines -> tag chain on the emulator"
@@ -394,6 +404,14 @@ def _export_openapi(args: argparse.Namespace) -> int:
     for note in dict.fromkeys(notes):
         sys.stderr.write(f"note: {note}\n")
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+def _export_step_functions(args: argparse.Namespace) -> int:
+    from mdepack.exports import step_functions
+
+    machine = step_functions.export(args.playbook, args.function_arn)
+    sys.stdout.write(json.dumps(machine, indent=2) + "\n")
     return 0
 
 

@@ -19,6 +19,7 @@ from mdepack.errors import MdepackError
 from mdepack.invoke import invoke
 from mdepack.playbook import document
 from mdepack.playbook.document import Playbook
+from mdepack.playbook.empty import empty_output
 
 
 @dataclass
@@ -91,7 +92,8 @@ def run(
         entry = StepReport(step_id, action, "skipped")
         result.steps.append(entry)
         if "if" in step and not _truthy(document.render(step["if"], evaluate)):
-            context["steps"][step_id] = None
+            # A skipped step's outputs are typed empties ([], 0, false), as engines expect.
+            context["steps"][step_id] = empty_output(action)
             if report:
                 report.write(entry.line() + "\n")
             continue
