@@ -71,7 +71,7 @@ COMPARISONS = {
 FLIPPED = {"gt": "lt", "gte": "lte", "lt": "gt", "lte": "gte", "eq": "eq", "ne": "ne"}
 
 
-def Untranslatable(message: str, *, field: str, rule: str) -> InputError:  # noqa: N802
+def _untranslatable(message: str, *, field: str, rule: str) -> InputError:
     """The error for a playbook construct the state machine cannot express (exit 2)."""
     return InputError(message, field=field, rule=rule)
 
@@ -183,7 +183,7 @@ class _Machine:
     def _state_name(self, step: dict[str, Any]) -> str:
         step_id = str(step["id"])
         if not _NAME.match(step_id) or step_id in ("Inputs", "Outputs", "Failed", "Defaults"):
-            raise Untranslatable(
+            raise _untranslatable(
                 f"step {step_id!r}: a step id must be a plain name to become a state",
                 field="steps",
                 rule="a plain step id",
@@ -207,7 +207,7 @@ class _Machine:
             return self._parameters(value, where)
         if isinstance(value, list):
             if any(list(document.expressions(item)) for item in value):
-                raise Untranslatable(
+                raise _untranslatable(
                     f"{where}: a list holding expressions cannot be a state's parameter; "
                     "give the whole list as one expression",
                     field="with",
@@ -235,7 +235,7 @@ class _Machine:
     def _condition(self, value: Any, step_id: str) -> dict[str, Any]:
         whole = document.WHOLE.match(value) if isinstance(value, str) else None
         if whole is None:
-            raise Untranslatable(
+            raise _untranslatable(
                 f"step {step_id!r}: `if` must be one ${{{{ }}}} expression",
                 field="if",
                 rule="translatable to Amazon States Language",
@@ -257,7 +257,7 @@ class _Machine:
         kind_of = types.json_types(self._type(text, step_id))
         if kind_of == {"boolean"}:
             return _present(path, {"Variable": path, "BooleanEquals": True})
-        raise Untranslatable(
+        raise _untranslatable(
             f"step {step_id!r}, if: `{text}` is {' or '.join(sorted(kind_of))}, not a boolean: "
             "compare it explicitly (e.g. `count > `0``)",
             field="if",
@@ -270,7 +270,7 @@ class _Machine:
         if left["type"] == "literal" and right["type"] != "literal":
             left, right, op = right, left, FLIPPED[op]
         if right["type"] != "literal":
-            raise Untranslatable(
+            raise _untranslatable(
                 f"step {step_id!r}, if: `{text}` compares two paths; compare a path with a literal",
                 field="if",
                 rule="translatable to Amazon States Language",
@@ -284,13 +284,13 @@ class _Machine:
         elif isinstance(literal, str):
             family = "String"
         else:
-            raise Untranslatable(
+            raise _untranslatable(
                 f"step {step_id!r}, if: `{text}` compares with {json.dumps(literal)}",
                 field="if",
                 rule="translatable to Amazon States Language",
             )
         if family == "Boolean" and op not in ("eq", "ne"):
-            raise Untranslatable(
+            raise _untranslatable(
                 f"step {step_id!r}, if: `{text}` orders booleans",
                 field="if",
                 rule="translatable to Amazon States Language",
@@ -331,7 +331,7 @@ def jsonpath(expression: str, where: str) -> str:
 def _path_of(node: dict[str, Any], text: str, where: str) -> str:
     parts = _parts(node, text, where)
     if not parts or parts[0] not in (".inputs", ".steps"):
-        raise Untranslatable(
+        raise _untranslatable(
             f"{where}: `{text}` must start at inputs or steps",
             field="with",
             rule="translatable to Amazon States Language",
@@ -363,7 +363,7 @@ def _parts(node: dict[str, Any], text: str, where: str) -> list[str]:
         )
         right = children[1]
         return head if right["type"] == "identity" else [*head, *_parts(right, text, where)]
-    raise Untranslatable(
+    raise _untranslatable(
         f"{where}: `{text}` uses {kind.replace('_', ' ')}, which has no JSONPath form; "
         "keep to paths (a.b, a[0], a[].b)",
         field="with",
