@@ -324,7 +324,7 @@ class _Path:
 
 
 def jsonpath(expression: str, where: str) -> str:
-    """The JSONPath of a JMESPath path from `inputs` or `steps`, or Untranslatable."""
+    """The JSONPath of a JMESPath path from `inputs` or `steps`; InputError when there is none."""
     return _path_of(jmespath.compile(expression).parsed, expression, where)
 
 
