@@ -4,33 +4,41 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 # AWS's state machine validator, run by the tests on every exported playbook (node 20 + npm).
 ASL_VALIDATOR := $(VENV)/node/node_modules/.bin/asl-validator
 
 .PHONY: demo test lint bench clean
 
+# The demo needs only the pack; the tests need their tools too.
 $(STAMP): pyproject.toml
+	@echo "Setting up $(VENV) with the pack (first run: under a minute)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	@echo "Installing the test tools into $(VENV) (first run: about a minute)..."
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mdepack demo
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-$(ASL_VALIDATOR): | $(STAMP)
+$(ASL_VALIDATOR): | $(DEV_STAMP)
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/node asl-validator@4.0.0
 
 test: lint $(ASL_VALIDATOR)
 	$(BIN)/python -m mdepack playbook check playbooks/*.yaml
 	$(BIN)/python -m pytest -n 2 -q
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 
 clean:

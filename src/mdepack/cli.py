@@ -65,9 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from mdepack import __version__
+
     parser = argparse.ArgumentParser(
-        prog="mdepack", description="Defender for Endpoint machine actions."
+        prog="mdepack",
+        description="Defender for Endpoint machine actions for SOAR playbooks and triggers.",
+        epilog="Exit status: 0 success; 2 refused before any API call; 1 the API call failed; "
+        "3 some response actions ended Failed, TimeOut or Cancelled.",
     )
+    parser.add_argument("--version", action="version", version=f"mdepack {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log one line per API call on stderr"
     )
@@ -95,11 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     describe = commands.add_parser(
         "describe", help="an action's input and output schema", parents=[output]
     )
-    describe.add_argument("action")
+    describe.add_argument("action", help="an action's name (see `mdepack actions`)")
     describe.set_defaults(command=_describe)
 
-    run = commands.add_parser("run", help="run an action", parents=[output])
-    run.add_argument("action")
+    run = commands.add_parser(
+        "run",
+        help="run an action",
+        parents=[output],
+        epilog=_run_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("action", help="the action to run (listed below)")
     run.add_argument("--input", default="{}", help=INPUT_HELP)
     run.add_argument("--jsonl", action="store_true", help="stream machines, one JSON line each")
     run.add_argument("--no-retries", action="store_true", help="one attempt per call")
@@ -108,24 +120,41 @@ def _parser() -> argparse.ArgumentParser:
     playbook = commands.add_parser("playbook", help="check or run playbooks")
     playbook_commands = playbook.add_subparsers(required=True, metavar="SUBCOMMAND")
     check = playbook_commands.add_parser("check", help="check playbooks against the manifest")
-    check.add_argument("playbooks", nargs="+", type=Path)
+    check.add_argument(
+        "playbooks", nargs="+", help="playbook files, or shipped playbooks by name (see list)"
+    )
     check.set_defaults(command=_playbook_check)
     play = playbook_commands.add_parser("run", help="run a playbook", parents=[output])
-    play.add_argument("playbook", type=Path)
+    play.add_argument("playbook", help="a playbook file, or a shipped playbook's name")
     play.add_argument("--input", default="{}", help=INPUT_HELP)
     play.set_defaults(command=_playbook_run)
+    listed = playbook_commands.add_parser("list", help="the shipped playbooks")
+    listed.set_defaults(command=_playbook_list)
 
     emulator = commands.add_parser("emulator", help="run the local Defender API emulator")
     emulator.add_argument("--port", type=int, default=8443, help="0 takes a free port")
-    emulator.add_argument("--state-dir", type=Path, default=Path(".emulator"))
-    emulator.add_argument("--machines", type=int, default=500)
-    emulator.add_argument("--seed", type=int, default=1)
+    emulator.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".emulator"),
+        help="where ca.pem and the env file (MDE_* settings for the pack) are written",
+    )
+    emulator.add_argument(
+        "--machines", type=int, default=500, help="size of the generated fleet (default 500)"
+    )
+    emulator.add_argument(
+        "--seed", type=int, default=1, help="seed of the generated fleet: same seed, same fleet"
+    )
     emulator.add_argument("--data", type=Path, help="a fleet as JSON instead of a generated one")
     emulator.add_argument(
         "--legacy-not-found", action="store_true", help="404 for unknown files and users"
     )
-    emulator.add_argument("--rate-per-minute", type=int, default=100)
-    emulator.add_argument("--rate-per-hour", type=int, default=1500)
+    emulator.add_argument(
+        "--rate-per-minute", type=int, default=100, help="calls an app may make a minute (100)"
+    )
+    emulator.add_argument(
+        "--rate-per-hour", type=int, default=1500, help="calls an app may make an hour (1500)"
+    )
     emulator.set_defaults(command=_emulator)
 
     mcp = commands.add_parser(
@@ -177,7 +206,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="the file hash -> machines -> tag chain on the emulator"
     )
-    demo.add_argument("--machines", type=int, default=500)
+    demo.add_argument(
+        "--machines", type=int, default=500, help="size of the emulator's fleet (default 500)"
+    )
     demo.set_defaults(command=_demo)
     return parser
 
@@ -269,6 +300,8 @@ def _actions(args: argparse.Namespace) -> int:
 
 def _describe(args: argparse.Namespace) -> int:
     from mdepack import manifest
+    from mdepack.playbook.types import deref
+    from mdepack.validation import uri
 
     pack = manifest.load()
     action = pack.action(args.action)
@@ -280,9 +313,9 @@ def _describe(args: argparse.Namespace) -> int:
             "permission": action.permission,
             "side_effects": action.side_effects,
             "example": action.example,
-            "input": pack.schema(action.input),
-            "output": pack.schema(action.output),
-            "definitions": pack.schema("schemas/common.json")["$defs"],
+            # $refs inlined, so the rules of shared types (tag, sha1, ...) are there to read.
+            "input": deref(pack.schema(action.input), uri(action.input)),
+            "output": deref(pack.schema(action.output), uri(action.output)),
         },
         args,
     )
@@ -333,11 +366,17 @@ def _show_progress(items: int, calls: int) -> None:
 
 
 def _playbook_check(args: argparse.Namespace) -> int:
-    from mdepack.playbook.checker import check_file, errors
+    from mdepack.playbook.checker import Problem, check_file, errors
+    from mdepack.playbook.document import find
 
     failed = 0
-    for path in args.playbooks:
-        problems = check_file(path)
+    for name in args.playbooks:
+        try:
+            path = find(name)
+        except InputError as error:
+            path, problems = Path(name), [Problem(Path(name), None, error.message)]
+        else:
+            problems = check_file(path)
         for problem in problems:
             sys.stderr.write(f"{problem}\n")
         if errors(problems):
@@ -351,6 +390,32 @@ def _playbook_check(args: argparse.Namespace) -> int:
             rule="must pass the static check",
         )
     return 0
+
+
+def _playbook_list(args: argparse.Namespace) -> int:
+    from mdepack.playbook.document import shipped
+
+    for playbook in shipped():
+        description = " ".join(str(playbook.document.get("description", "")).split())
+        sys.stdout.write(f"{playbook.path.stem:<32} {description}\n")
+    return 0
+
+
+def _run_epilog() -> str:
+    """The actions and one example, read from the manifest when help is asked for."""
+    from mdepack import manifest
+
+    pack = manifest.load()
+    lines = [
+        f"  {a.name:<31} {a.side_effects:<5}  {a.description[:70]}" for a in pack.actions.values()
+    ]
+    example = json.dumps(pack.action("get_file_machines").example)
+    return (
+        "actions:\n"
+        + "\n".join(lines)
+        + f"\n\nexample:\n  mdepack run get_file_machines --input '{example}'\n"
+        "  mdepack describe ACTION shows an action's inputs and outputs."
+    )
 
 
 def _playbook_run(args: argparse.Namespace) -> int:

@@ -23,6 +23,10 @@ def prepare(name: str, inputs: Any) -> dict[str, Any]:
     if not isinstance(inputs, dict):
         raise InputError("input: must be a JSON object", field="input", rule="must be an object")
     validation.action_validator(name, "input").check_input(inputs)
+    if "fields" in inputs:
+        from mdepack.machines import check_fields
+
+        check_fields(inputs["fields"])
     return {**validation.action_defaults(action.input), **inputs}
 
 

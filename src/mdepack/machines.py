@@ -7,12 +7,15 @@ its position in `skipped`. Every other field is passed through as the API sent i
 
 from __future__ import annotations
 
+import difflib
+import functools
 import logging
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from mdepack import logs
+from mdepack.errors import InputError
 
 Machine = dict[str, Any]
 _MACHINE_ID = re.compile(r"^[0-9a-fA-F]{40}$")
@@ -34,6 +37,44 @@ def usable(
         if skipped is not None:
             skipped.append(entry)
     return kept
+
+
+@functools.cache
+def known_fields() -> tuple[str, ...]:
+    """The Machine fields the pack's schema names (documented and seen in real answers)."""
+    from mdepack import manifest
+
+    machine = manifest.load().schema("schemas/common.json")["$defs"]["Machine"]
+    return tuple(sorted(machine["properties"]))
+
+
+def unknown_fields(fields: Iterable[str]) -> list[tuple[str, str | None]]:
+    """(name, did-you-mean or None) for each name in `fields` that is not a Machine field."""
+    known = known_fields()
+    by_lower = {name.lower(): name for name in known}
+    result = []
+    for name in fields:
+        if name in known:
+            continue
+        close = by_lower.get(name.lower()) or next(
+            iter(difflib.get_close_matches(name, known, n=1, cutoff=0.6)), None
+        )
+        result.append((name, close))
+    return result
+
+
+def check_fields(fields: Iterable[str], field: str = "fields") -> None:
+    """Refuse, before any call, a `fields` list naming a field no Machine has (a typo would
+    silently drop the data a later step needs)."""
+    unknown = unknown_fields(fields)
+    if unknown:
+        name, close = unknown[0]
+        hint = f"; did you mean {close!r}?" if close else f" (known: {', '.join(known_fields())})"
+        raise InputError(
+            f"{field}: {name!r} is not a Machine field{hint}",
+            field=field,
+            rule="Machine field names",
+        )
 
 
 def project(machines: Iterable[Machine], fields: list[str] | None) -> list[Machine]:

@@ -19,6 +19,7 @@ from jmespath.exceptions import JMESPathError
 from mdepack import manifest as manifest_module
 from mdepack import validation
 from mdepack.errors import InputError
+from mdepack.machines import unknown_fields
 from mdepack.playbook import document, types
 from mdepack.playbook.document import Playbook
 
@@ -174,6 +175,17 @@ class _Checker:
                     guarded,
                 )
         output = types.deref(self.pack.schema(action.output), validation.uri(action.output))
+        fields = given.get("fields")
+        if isinstance(fields, list) and all(isinstance(f, str) for f in fields):
+            for name, close in unknown_fields(fields):
+                hint = f"; did you mean {close!r}?" if close else ""
+                self.report(
+                    f"{name!r} is not a Machine field{hint}",
+                    (*at, "with", "fields"),
+                    step_id,
+                    "fields",
+                )
+            output = types.narrow(output, ["id", *fields], f"step {step_id!r} keeps only")
         self.outputs[step_id] = types.nullable(output) if guarded else output
 
     def check_value(

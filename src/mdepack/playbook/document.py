@@ -115,19 +115,28 @@ def _foreign_references(schema: Any, base: str, where: str = "inputs") -> Iterat
 
 
 def find(name_or_path: str | Path) -> Path:
-    """A playbook file by path, or by name among the pack's shipped playbooks."""
+    """A playbook file by path, or a shipped playbook by its file name or its `name:`."""
     path = Path(name_or_path)
     if path.is_file():
         return path
-    shipped = manifest_module.pack_root() / "playbooks"
-    for candidate in (shipped / f"{name_or_path}.yaml", shipped / str(name_or_path)):
-        if candidate.is_file():
-            return candidate
+    folder = manifest_module.pack_root() / "playbooks"
+    text = str(name_or_path)
+    for candidate in (text, text.replace("-", "_"), text.removesuffix(".yaml")):
+        for file in (folder / f"{candidate}.yaml", folder / candidate):
+            if file.is_file() and file.parent == folder:
+                return file
+    known = ", ".join(p.stem for p in sorted(folder.glob("*.yaml")))
     raise InputError(
-        f"playbook: no playbook {str(name_or_path)!r}",
+        f"playbook: no playbook {text!r}: not a file, nor a shipped playbook ({known})",
         field="playbook",
         rule="must name a playbook file or a shipped playbook",
     )
+
+
+def shipped() -> list[Playbook]:
+    """The playbooks that ship with the pack, loaded."""
+    folder = manifest_module.pack_root() / "playbooks"
+    return [load(path) for path in sorted(folder.glob("*.yaml"))]
 
 
 def expressions(value: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str, bool]]:

@@ -54,6 +54,21 @@ def deref(schema: Any, base: str, seen: tuple[str, ...] = ()) -> Any:
     return result
 
 
+def narrow(schema: Any, keep: list[str], why: str) -> Any:
+    """`schema` with every Machine in it reduced to the fields in `keep` (a step's `fields`)."""
+    if isinstance(schema, list):
+        return [narrow(item, keep, why) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: narrow(value, keep, why) for key, value in schema.items()}
+    if result.get("x-entity") == "Machine":
+        properties = result.get("properties", {})
+        kept = list(dict.fromkeys(keep))
+        result["properties"] = {name: properties.get(name, UNKNOWN) for name in kept}
+        result["x-kept-by"] = f"{why} {', '.join(kept)}"
+    return result
+
+
 def json_types(schema: Schema) -> frozenset[str]:
     """The JSON types a schema's values can have."""
     if "const" in schema:
@@ -176,6 +191,8 @@ def field_type(current: Schema, name: str, context: Context) -> Schema:
                 )
             if "x-root" in branch:
                 raise TypeProblem(f"unknown name {name!r}: expressions start at inputs or steps")
+            if "x-kept-by" in branch:
+                raise TypeProblem(f"has no field {name!r}: {branch['x-kept-by']} (its fields)")
             raise TypeProblem(f"has no field {name!r} (fields: {_words(properties)})")
         results.append(properties[name])
     if not results:
