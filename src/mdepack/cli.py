@@ -329,15 +329,8 @@ def _run(args: argparse.Namespace) -> int:
     client = None
     show_progress = sys.stderr.isatty()
     if args.no_retries or show_progress:
-        from mdepack.client import ApiClient
-        from mdepack.config import Config
-
         prepare(args.action, inputs)  # bad input is refused before any configuration is read
-        config = Config.from_env()
-        client = ApiClient(
-            config.with_overrides(max_attempts=1) if args.no_retries else config,
-            progress=_show_progress if show_progress else None,
-        )
+        client = _terminal_client(no_retries=args.no_retries)
     if args.jsonl:
         from mdepack.stream import stream_machines
 
@@ -358,6 +351,25 @@ def _actions_failed(output: Any) -> bool:
     Cancelled: the output is printed, and the exit status says so."""
     summary = output.get("summary") if isinstance(output, dict) else None
     return isinstance(summary, dict) and bool(summary.get("failed"))
+
+
+def _terminal_client(no_retries: bool = False) -> Any:
+    """A client that, on a terminal, shows progress and says why it waits."""
+    from mdepack.client import ApiClient
+    from mdepack.config import Config
+
+    config = Config.from_env()
+    tty = sys.stderr.isatty()
+    return ApiClient(
+        config.with_overrides(max_attempts=1) if no_retries else config,
+        progress=_show_progress if tty else None,
+        notice=_say if tty else None,
+    )
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(f"\r{text}\n")
+    sys.stderr.flush()
 
 
 def _show_progress(items: int, calls: int) -> None:
@@ -422,7 +434,14 @@ def _playbook_run(args: argparse.Namespace) -> int:
     from mdepack.playbook.runner import run_file
 
     inputs = read_json_argument(args.input)
-    result = run_file(args.playbook, inputs, report=sys.stderr)
+    # On a terminal, long steps show progress and waits are explained; elsewhere, the report only.
+    client = None
+    if sys.stderr.isatty():
+        try:
+            client = _terminal_client()
+        except InputError:
+            client = None  # the runner refuses bad inputs first, then the configuration
+    result = run_file(args.playbook, inputs, client=client, report=sys.stderr)
     _print_json(result.outputs, args)
     return 0
 

@@ -54,6 +54,7 @@ class ApiClient:
         pacer: RatePacer | None = None,
         retry: RetryPolicy | None = None,
         progress: Callable[[int, int], None] | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SYSTEM_CLOCK
@@ -69,6 +70,8 @@ class ApiClient:
         self._calls_lock = threading.Lock()
         # Called after each page of a listing with (items so far, calls so far).
         self.progress = progress
+        # Told, in words, why a call waits and for how long (the CLI passes it on a terminal).
+        self.notice = notice
 
     @property
     def tokens(self) -> auth.TokenProvider:
@@ -108,6 +111,7 @@ class ApiClient:
             refresh=self.tokens.refresh,
             method=method,
             path=template,
+            on_wait=self._retry_wait if self.notice else None,
         )
 
     def pages(
@@ -162,6 +166,14 @@ class ApiClient:
         # A bearer token is only ever sent to the configured API host.
         return link.startswith(self.config.api_url + "/")
 
+    def _budget_wait(self, seconds: float, budget: str) -> None:
+        if self.notice is not None and seconds >= 1:
+            self.notice(f"waiting {seconds:.0f} s: the API allows {budget} per app and tenant")
+
+    def _retry_wait(self, seconds: float, reason: str) -> None:
+        if self.notice is not None and seconds >= 1:
+            self.notice(f"waiting {seconds:.0f} s before trying again ({reason})")
+
     def endpoint_pacer(self, name: str, per_minute: int, per_hour: int) -> RatePacer:
         """The process-wide pacer of one endpoint with a budget of its own, for this tenant + app."""
         key = (self.config.api_url, str(self.config.tenant_id), str(self.config.client_id), name)
@@ -178,8 +190,9 @@ class ApiClient:
         pacer: RatePacer | None,
     ) -> Any:
         token = self.tokens.token()
-        own = pacer.acquire() if pacer is not None else None
-        slot = self.pacer.acquire()
+        on_wait = self._budget_wait if self.notice else None
+        own = pacer.acquire(on_wait) if pacer is not None else None
+        slot = self.pacer.acquire(on_wait)
         with self._calls_lock:
             self.calls += 1
         began = time.perf_counter()

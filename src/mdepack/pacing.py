@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mdepack.clock import Clock
@@ -37,8 +38,11 @@ class RatePacer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     waited: float = 0.0
 
-    def acquire(self) -> Slot:
-        """Wait until a call may go, take a slot for it, and return the slot."""
+    def acquire(self, on_wait: Callable[[float, str], None] | None = None) -> Slot:
+        """Wait until a call may go, take a slot for it, and return the slot.
+
+        `on_wait(seconds, budget)` hears of a wait before it starts (the CLI tells a person).
+        """
         while True:
             with self._lock:
                 now = self.clock.monotonic()
@@ -53,6 +57,13 @@ class RatePacer:
                     self._minute.append(slot)
                     self._hour.append(slot)
                     return slot
+                budget = (
+                    f"{self.per_minute} calls a minute"
+                    if len(self._minute) >= self.per_minute
+                    else f"{self.per_hour} calls an hour"
+                )
+            if on_wait is not None:
+                on_wait(wait, budget)
             self.waited += wait
             self.clock.sleep(wait)
 

@@ -64,8 +64,10 @@ class RetryPolicy:
         refresh: Callable[[], object],
         method: str,
         path: str,
+        on_wait: Callable[[float, str], None] | None = None,
     ) -> T:
-        """Call `attempt(n)` until it returns, retrying each retryable Failure within budget."""
+        """Call `attempt(n)` until it returns, retrying each retryable Failure within budget;
+        `on_wait(seconds, reason)` hears of each wait before it starts."""
         started = clock.monotonic()
         refreshed = False
         number = 0
@@ -95,6 +97,8 @@ class RetryPolicy:
                     wait=wait,
                     reason=error.code or error.type,
                 )
+                if on_wait is not None:
+                    on_wait(wait, f"{error.type} {error.code or ''}".strip())
                 clock.sleep(wait)
 
 
