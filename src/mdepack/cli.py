@@ -203,6 +203,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     sfn.set_defaults(command=_export_step_functions)
 
+    bundle = commands.add_parser("bundle", help="build a deployable serverless artefact")
+    kinds = bundle.add_subparsers(required=True, metavar="PLATFORM")
+    zipped = kinds.add_parser("lambda", help="a zip for AWS Lambda, with its dependencies")
+    zipped.add_argument("--output", required=True, type=Path, help="the zip file to write")
+    zipped.add_argument("--python", default="3.12", help="the Lambda runtime's Python (3.12)")
+    zipped.add_argument(
+        "--arch", default="x86_64", choices=["x86_64", "arm64"], help="the function's architecture"
+    )
+    zipped.set_defaults(command=_bundle_lambda)
+    azure = kinds.add_parser("azure-functions", help="a Functions app folder for Azure")
+    azure.add_argument("--output", required=True, type=Path, help="a new or empty folder")
+    azure.add_argument("--python", default="3.12", help="the Functions runtime's Python (3.12)")
+    azure.set_defaults(command=_bundle_azure)
+
     demo = commands.add_parser(
         "demo", help="the file hash -> machines -> tag chain on the emulator"
     )
@@ -496,6 +510,28 @@ def _export_step_functions(args: argparse.Namespace) -> int:
 
     machine = step_functions.export(args.playbook, args.function_arn)
     sys.stdout.write(json.dumps(machine, indent=2) + "\n")
+    return 0
+
+
+def _bundle_lambda(args: argparse.Namespace) -> int:
+    from mdepack.bundle import aws_lambda
+
+    size = aws_lambda.build(args.output, args.python, args.arch)
+    sys.stdout.write(
+        f"{args.output}: {size / 1_048_576:.1f} MiB, Python {args.python}, {args.arch}; "
+        f"handler {aws_lambda.HANDLER}\n"
+    )
+    return 0
+
+
+def _bundle_azure(args: argparse.Namespace) -> int:
+    from mdepack.bundle import azure_functions
+
+    size = azure_functions.build(args.output, args.python)
+    sys.stdout.write(
+        f"{args.output}: {size / 1_048_576:.1f} MiB, Python {args.python}; publish with "
+        "`func azure functionapp publish APP --no-build`\n"
+    )
     return 0
 
 

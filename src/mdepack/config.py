@@ -4,6 +4,7 @@
 |---|---|
 | MDE_TENANT_ID, MDE_CLIENT_ID | the app registration |
 | MDE_CLIENT_SECRET / MDE_CLIENT_CERTIFICATE | credential (certificate: PEM text or a path, key + cert) |
+| MDE_CLIENT_SECRET_ARN | on AWS Lambda: the secret read at run time from Secrets Manager (see aws_secrets) |
 | MDE_MANAGED_IDENTITY | `system` or a user-assigned client id |
 | MDE_ACCESS_TOKEN | a bearer token obtained elsewhere (no MSAL) |
 | MDE_CLOUD, MDE_REGION | public/gcc/gcc-high/dod; regional host for the public cloud |
@@ -140,6 +141,11 @@ class Config:
         authority = _base_url("MDE_AUTHORITY", get("MDE_AUTHORITY") or cloud.authority)
 
         secret, token = get("MDE_CLIENT_SECRET"), get("MDE_ACCESS_TOKEN")
+        secret_arn = get("MDE_CLIENT_SECRET_ARN")
+        if secret is None and secret_arn is not None and token is None:
+            from mdepack.aws_secrets import client_secret
+
+            secret = client_secret(secret_arn)
         certificate = _certificate(get("MDE_CLIENT_CERTIFICATE"))
         for value in (secret, token, certificate):
             register_secret(value)
@@ -184,7 +190,7 @@ class Config:
         if not (self.client_secret or self.client_certificate):
             raise _bad(
                 "MDE_CLIENT_SECRET",
-                "is required: set MDE_CLIENT_SECRET or MDE_CLIENT_CERTIFICATE, "
+                "is required: set MDE_CLIENT_SECRET (or MDE_CLIENT_SECRET_ARN) or MDE_CLIENT_CERTIFICATE, "
                 "MDE_MANAGED_IDENTITY, or MDE_ACCESS_TOKEN",
             )
 
