@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import certifi
 import pytest
@@ -401,13 +402,19 @@ def test_a_connection_dropped_after_the_write_is_unconfirmed_not_not_applied(
     assert "500 unconfirmed" in str(caught.value)
 
 
+def _refused_after_one_batch(emulator: Emulator, clock: ManualClock) -> tuple[list[str], Any]:
+    """Tag 1,000 machines where the second batch is refused (403): the ids and the error."""
+    ids = [m["id"] for m in emulator.fleet.machines[:1000]]
+    emulator.add_fault(path=TAG_PATH, status=403, after=1, times=None)
+    with pytest.raises(ApiError) as caught:
+        _tag(make_client(emulator, clock), ids)
+    return ids, caught
+
+
 def test_a_refused_batch_is_not_applied_and_the_error_carries_all_four_lists(
     fleet_1500: Emulator, clock: ManualClock
 ) -> None:
-    ids = [m["id"] for m in fleet_1500.fleet.machines[:1000]]
-    fleet_1500.add_fault(path=TAG_PATH, status=403, after=1, times=None)
-    with pytest.raises(ApiError) as caught:
-        _tag(make_client(fleet_1500, clock), ids)
+    ids, caught = _refused_after_one_batch(fleet_1500, clock)
     body = caught.value.to_dict()["error"]
     assert (body["updated"], body["not_applied"]) == (ids[:500], ids[500:])
     assert body["unconfirmed"] == [] and body["not_found"] == []
@@ -432,10 +439,7 @@ def test_context_is_part_of_the_error_as_built(emulator: Emulator, client: ApiCl
 def test_a_partial_tag_failure_says_the_same_everywhere(
     fleet_1500: Emulator, clock: ManualClock
 ) -> None:
-    ids = [m["id"] for m in fleet_1500.fleet.machines[:1000]]
-    fleet_1500.add_fault(path=TAG_PATH, status=403, after=1, times=None)
-    with pytest.raises(ApiError) as caught:
-        _tag(make_client(fleet_1500, clock), ids)
+    _, caught = _refused_after_one_batch(fleet_1500, clock)
     assert str(caught.value) == caught.value.to_dict()["error"]["message"]
     assert "500 updated" in str(caught.value)
 

@@ -275,14 +275,18 @@ def test_an_unknown_action_is_not_found(emulator: Emulator, client: ApiClient) -
         )
 
 
-def test_the_package_uri_comes_once_the_collection_succeeded(
-    emulator: Emulator, client: ApiClient, clock: ManualClock
-) -> None:
-    collected = invoke(
+def collect(emulator: Emulator, client: ApiClient) -> dict[str, Any]:
+    return invoke(
         "collect_investigation_package",
         {"machine_ids": ids_of(emulator, 1), "comment": COMMENT},
         client=client,
     )
+
+
+def test_the_package_uri_comes_once_the_collection_succeeded(
+    emulator: Emulator, client: ApiClient, clock: ManualClock
+) -> None:
+    collected = collect(emulator, client)
     action_id = collected["machines"][0]["action_id"]
     with pytest.raises(NotFoundError, match="exists only once the collection action has Succeeded"):
         invoke("get_investigation_package_uri", {"action_id": action_id}, client=client)
@@ -295,11 +299,7 @@ def test_the_package_uri_comes_once_the_collection_succeeded(
 def test_the_package_uri_keeps_its_own_budget_of_two_a_minute(
     emulator: Emulator, client: ApiClient, clock: ManualClock
 ) -> None:
-    collected = invoke(
-        "collect_investigation_package",
-        {"machine_ids": ids_of(emulator, 1), "comment": COMMENT},
-        client=client,
-    )
+    collected = collect(emulator, client)
     clock.advance(60)
     clock.slept.clear()
     action_id = collected["machines"][0]["action_id"]
