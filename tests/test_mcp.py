@@ -149,3 +149,51 @@ def test_bundled_schemas_judge_as_the_pack_does() -> None:
             instance
         )
         assert ours == theirs, (name, instance)
+
+
+def test_the_streamable_http_transport_on_loopback(live: Emulator) -> None:
+    import socket
+    import subprocess
+    import time
+
+    from mcp.client.streamable_http import streamable_http_client
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mdepack", "mcp", "--read-only", "--http", f"127.0.0.1:{port}"],
+        env=user_env(live.env()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(100):  # until it listens
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+
+        async def main() -> Any:
+            async with (
+                streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                listed = await session.list_tools()
+                called = await session.call_tool("get_file", {"hash": live.fleet.file_with(1)})
+                return listed, called
+
+        listed, called = asyncio.run(main())
+        assert "isolate_machines" not in {t.name for t in listed.tools}
+        assert called.structured_content["found"] is True
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_http_refuses_an_address_off_loopback() -> None:
+    from conftest import run_cli
+
+    refused = run_cli("mcp", "--http", "0.0.0.0:8765")
+    assert refused.code == 2 and "loopback" in refused.error["message"]
