@@ -40,8 +40,9 @@ MAX_INPUT_BYTES = 32 * 1024 * 1024
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser(wants_help="-h" in arguments or "--help" in arguments)
+    args = parser.parse_args(arguments)
     level = os.environ.get("MDE_LOG_LEVEL", "INFO" if args.verbose else "WARNING").upper()
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     command: Callable[[argparse.Namespace], int] = args.command
@@ -64,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(wants_help: bool = True) -> argparse.ArgumentParser:
+    """The argument parser; the action list in `run --help` is read only when help is asked."""
     from mdepack import __version__
 
     parser = argparse.ArgumentParser(
@@ -108,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run an action",
         parents=[output],
-        epilog=_run_epilog(),
+        epilog=_run_epilog() if wants_help else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("action", help="the action to run (listed below)")
