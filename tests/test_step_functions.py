@@ -125,5 +125,16 @@ def test_untranslatable_expressions_and_bad_arns_exit_2(tmp_path: Path) -> None:
     )
     refused = run_cli("export", "step-functions", str(playbook), "--function-arn", ARN)
     assert refused.code == 2 and "function expression, which has no JSONPath form" in refused.stderr
+    playbook.write_text(
+        playbook.read_text().replace(
+            "outputs:\n  names: '${{ join(`,`, steps.related.machines[].computerDnsName) }}'\n",
+            "  - id: tag\n"
+            "    action: tag_machines\n"
+            "    if: '${{ steps.related.machines }}'\n"
+            "    with: {machine_ids: '${{ steps.related.machines[].id }}', tag: t, action: Add}\n",
+        )
+    )
+    truthy = run_cli("export", "step-functions", str(playbook), "--function-arn", ARN)
+    assert truthy.code == 2 and "is array, not a boolean: compare it explicitly" in truthy.stderr
     bad_arn = run_cli("export", "step-functions", "remove_tag", "--function-arn", "mdepack")
     assert bad_arn.code == 2 and bad_arn.error["field"] == "function_arn"

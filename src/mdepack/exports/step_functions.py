@@ -86,20 +86,24 @@ def export(name_or_path: str, function_arn: str) -> dict[str, Any]:
             rule="a Lambda function ARN",
         )
     playbook = document.load(document.find(name_or_path))
-    problems = checker.errors(checker.check(playbook))
+    found, roots = checker.analyse(playbook)
+    problems = checker.errors(found)
     if problems:
         raise InputError(
             f"{playbook.path}: fails the check: {problems[0]}",
             field="playbook",
             rule="must pass the static check",
         )
-    return _Machine(playbook, function_arn).build()
+    return _Machine(playbook, function_arn, roots).build()
 
 
 class _Machine:
-    def __init__(self, playbook: Playbook, function_arn: str) -> None:
+    def __init__(
+        self, playbook: Playbook, function_arn: str, roots: dict[str, types.Schema]
+    ) -> None:
         self.playbook = playbook
         self.arn = function_arn
+        self.roots = roots  # what the check knows of the values each step's expressions read
         self.states: dict[str, Any] = {}
         self.pack = manifest_module.load()
 
@@ -254,7 +258,7 @@ class _Machine:
         if kind == "comparator":
             return self._comparison(node, text, step_id)
         path = _path_of(node, text, f"step {step_id!r}, if")
-        kind_of = types.json_types(self._type(text, step_id))
+        kind_of = types.json_types(types.infer(node, self.roots[step_id], types.Context()))
         if kind_of == {"boolean"}:
             return _present(path, {"Variable": path, "BooleanEquals": True})
         raise _untranslatable(
@@ -297,23 +301,6 @@ class _Machine:
             )
         rule = {"Variable": path, f"{family}{COMPARISONS['eq' if op == 'ne' else op]}": literal}
         return _present(path, {"Not": rule} if op == "ne" else rule)
-
-    def _type(self, text: str, step_id: str) -> Any:
-        """The checker's type of an expression at this step (types of earlier steps known)."""
-        context: dict[str, Any] = {"type": "object", "x-root": True, "properties": {}}
-        context["properties"]["inputs"] = types.deref(
-            self.playbook.document.get("inputs") or {"type": "object"}, self.playbook.base_uri
-        )
-        steps: dict[str, Any] = {}
-        for step in self.playbook.steps:
-            if str(step["id"]) == step_id:
-                break
-            spec = self.pack.action(str(step["action"]))
-            steps[str(step["id"])] = types.deref(
-                self.pack.schema(spec.output), validation.uri(spec.output)
-            )
-        context["properties"]["steps"] = {"type": "object", "properties": steps}
-        return types.infer(jmespath.compile(text).parsed, context, types.Context())
 
 
 class _Path:

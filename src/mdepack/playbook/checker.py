@@ -64,7 +64,14 @@ def errors(problems: list[Problem]) -> list[Problem]:
 
 def check(playbook: Playbook) -> list[Problem]:
     """Check a loaded playbook against the manifest."""
-    return _Checker(playbook).run()
+    return analyse(playbook)[0]
+
+
+def analyse(playbook: Playbook) -> tuple[list[Problem], dict[str, types.Schema]]:
+    """The problems, and the typing context of each step's expressions (the playbook's inputs
+    and the earlier steps' outputs, narrowed by their `fields`), by step id."""
+    checker = _Checker(playbook)
+    return checker.run(), checker.roots
 
 
 class _Checker:
@@ -75,6 +82,7 @@ class _Checker:
         inputs = playbook.document.get("inputs") or {"type": "object", "properties": {}}
         self.inputs_type = types.deref(inputs, playbook.base_uri)
         self.outputs: dict[str, types.Schema] = {}
+        self.roots: dict[str, types.Schema] = {}
 
     def run(self) -> list[Problem]:
         steps = self.playbook.steps
@@ -134,6 +142,7 @@ class _Checker:
     def check_step(self, index: int, step: dict[str, Any], later: list[str]) -> None:
         step_id = str(step["id"])
         at = ("steps", index)
+        self.roots[step_id] = self.root(later)
         action = self.pack.actions.get(step["action"])
         if action is None:
             known = ", ".join(sorted(self.pack.actions))
