@@ -23,6 +23,23 @@ BASE_URI = "https://mdepack.invalid/"
 _EXPLAIN_AT_MOST = 20  # failures looked at to word an error
 
 
+def pointer_parts(target: str) -> tuple[str, list[str]]:
+    """(document URI, JSON-pointer parts unescaped) of a pack URI such as
+    `https://mdepack.invalid/schemas/common.json#/$defs/sha1`."""
+    document, pointer = urldefrag(target)
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/") if p]
+    return document, parts
+
+
+def resolve(target: str) -> Any:
+    """The schema node a pack URI with a pointer names (KeyError when there is none)."""
+    document, parts = pointer_parts(target)
+    node: Any = manifest_module.load().schema(document.removeprefix(BASE_URI))
+    for part in parts:
+        node = node[part]
+    return node
+
+
 def uri(relative: str) -> str:
     """The identifier a pack file's schema is known by (its path under a fixed base)."""
     return BASE_URI + relative
@@ -103,13 +120,13 @@ class Validator:
             first = next(iter(self._compiled.iter_errors(instance)))
             return _path(first.instance_path), str(first.message)
         field, rule = _describe(error)
-        bad = self._bad_items(error, instance)
-        if bad is not None and bad > 1:
-            rule = f"{rule} ({bad:,} of {_container_size(error, instance):,} items fail)"
+        counted = self._bad_items(error, instance)
+        if counted is not None and counted[0] > 1:
+            rule = f"{rule} ({counted[0]:,} of {counted[1]:,} items fail)"
         return field, rule
 
-    def _bad_items(self, error: Any, instance: Any) -> int | None:
-        """How many items of the list holding the failing item fail the same schema."""
+    def _bad_items(self, error: Any, instance: Any) -> tuple[int, int] | None:
+        """(failing, all) items of the list holding the failing item, by the same schema."""
         path = list(error.absolute_path)
         if not path or not isinstance(path[-1], int):
             return None
@@ -120,7 +137,7 @@ class Validator:
         check = jsonschema_rs.Draft202012Validator(
             error.schema, registry=self.schemas.registry, base_uri=base, retriever=_never_fetch
         )
-        return sum(1 for item in items if not check.is_valid(item))
+        return sum(1 for item in items if not check.is_valid(item)), len(items)
 
     def _document_uri(self, node: Any) -> str | None:
         """The URI of the schema document that holds `node` (by identity), for its $refs."""
@@ -178,11 +195,8 @@ def _default_of(prop: Any, base: str) -> tuple[Any] | None:
     ref = prop.get("$ref")
     if not isinstance(ref, str) or ref.startswith("#"):
         return None
-    target, pointer = urldefrag(urljoin(uri(base), ref))
-    node: Any = manifest_module.load().schema(target.removeprefix(BASE_URI))
-    for part in [p for p in pointer.split("/") if p]:
-        node = node.get(part) if isinstance(node, dict) else None
-    return _default_of(node, target.removeprefix(BASE_URI))
+    target = urljoin(uri(base), ref)
+    return _default_of(resolve(target), urldefrag(target)[0].removeprefix(BASE_URI))
 
 
 def _describe(error: Any) -> tuple[str, str]:
@@ -256,10 +270,6 @@ def _at(instance: Any, path: list[Any]) -> Any:
     for part in path:
         instance = instance[part]
     return instance
-
-
-def _container_size(error: Any, instance: Any) -> int:
-    return len(_at(instance, list(error.absolute_path)[:-1]))
 
 
 def _holds(document: Any, node: Any) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import copy
 from typing import Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urljoin
 
 from mdepack import manifest as manifest_module
-from mdepack.validation import BASE_URI, uri
+from mdepack.validation import pointer_parts, resolve, uri
 
 
 def bundled(relative: str) -> dict[str, Any]:
@@ -71,14 +71,10 @@ def _rewrite(node: Any, base: str, definitions: dict[str, Any], prefix: str) -> 
 
 def _define(target: str, definitions: dict[str, Any], prefix: str) -> str:
     """Copy the schema at `target` (a pack URI with a pointer) into `definitions`; its name."""
-    document, pointer = urldefrag(target)
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/") if p]
+    document, parts = pointer_parts(target)
     name = parts[-1] if len(parts) == 2 and parts[0] == "$defs" else "_".join(parts) or "root"
     if name in definitions:
         return name
     definitions[name] = {}  # reserve the name: a schema may refer to itself
-    node: Any = manifest_module.load().schema(document.removeprefix(BASE_URI))
-    for part in parts:
-        node = node[part]
-    definitions[name] = _rewrite(copy.deepcopy(node), document, definitions, prefix)
+    definitions[name] = _rewrite(copy.deepcopy(resolve(target)), document, definitions, prefix)
     return name

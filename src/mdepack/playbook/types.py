@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from mdepack import manifest as manifest_module
 from mdepack import validation
 
 Schema = dict[str, Any]
@@ -44,11 +43,8 @@ def deref(schema: Any, base: str, seen: tuple[str, ...] = ()) -> Any:
         target_uri = urljoin(base, ref)
         if target_uri in seen:
             return result  # a recursive schema: stop at the second visit
-        document_uri, pointer = urldefrag(target_uri)
-        relative = document_uri.removeprefix(validation.BASE_URI)
-        target: Any = manifest_module.load().schema(relative)
-        for part in [p for p in pointer.split("/") if p]:
-            target = target[part.replace("~1", "/").replace("~0", "~")]
+        target = validation.resolve(target_uri)
+        document_uri = urldefrag(target_uri)[0]
         resolved = deref(copy.deepcopy(target), document_uri, (*seen, target_uri))
         result = {**resolved, **result}
     return result
