@@ -108,7 +108,7 @@ def operations(prefix: str, definitions: dict[str, Any]) -> Iterator[Operation]:
         inputs = playbook.document.get("inputs") or {"type": "object"}
         key = f"playbook_{path.stem}"
         definitions[f"{key}_input"] = schema_hoisted(
-            copy.deepcopy(inputs), f"playbooks/{path.name}", prefix, definitions
+            copy.deepcopy(inputs), playbook.relative, prefix, definitions
         )[0]
         definitions[f"{key}_output"] = {
             "type": "object",

@@ -137,7 +137,7 @@ class _Machine:
 
     def _inputs(self, following: str) -> dict[str, Any]:
         schema = self.playbook.document.get("inputs") or {}
-        defaults = validation.apply_defaults(schema, {}, f"playbooks/{self.playbook.path.name}")
+        defaults = validation.apply_defaults(schema, {}, self.playbook.relative)
         if not defaults:
             return {"Type": "Pass", "Parameters": {"inputs.$": "$", "steps": {}}, "Next": following}
         self.states["Defaults"] = {

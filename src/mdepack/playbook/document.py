@@ -41,9 +41,14 @@ class Playbook:
         return list(self.document.get("steps") or [])
 
     @property
+    def relative(self) -> str:
+        """Its place among the pack's files (playbooks/NAME.yaml), which its `$ref`s start from."""
+        return f"playbooks/{self.path.name}"
+
+    @property
     def base_uri(self) -> str:
         """The URI its inputs schema's relative `$ref`s resolve against (the pack's playbooks/)."""
-        return validation.uri(f"playbooks/{self.path.name}")
+        return validation.uri(self.relative)
 
     def line(self, *path: str | int) -> int | None:
         """The line of the value at `path`, or of its nearest parent."""

@@ -77,7 +77,7 @@ def run(
     schema = playbook.document.get("inputs") or {"type": "object"}
     validation.schema_set().inline(schema, playbook.base_uri).check_input(inputs, where="inputs")
     # Defaults of the inputs apply, so `dry_run: {default: true}` means a dry run unless asked.
-    inputs = validation.apply_defaults(schema, inputs, f"playbooks/{playbook.path.name}")
+    inputs = validation.apply_defaults(schema, inputs, playbook.relative)
     context: dict[str, Any] = {"inputs": inputs, "steps": {}}
     result = RunResult({})
     api: ApiClient | None = client
