@@ -181,13 +181,13 @@ class RateLimiter:
             hour.append(now)
             return None
 
-    def quota_failure(self, wait: float, per: str = "00:01:00") -> ApiFailure:
+    def quota_failure(self, wait: float) -> ApiFailure:
         """The 429 Defender answers, with Retry-After and the wait in the message."""
         seconds = max(1, int(wait + 0.999))
         return ApiFailure(
             429,
             "429",
-            f"API calls quota exceeded! Maximum allowed {self.per_minute} per {per} for the key "
+            f"API calls quota exceeded! Maximum allowed {self.per_minute} per 00:01:00 for the key "
             f"Destination+TenantID+AppID. You can send requests again in {seconds} seconds.",
             {"Retry-After": str(seconds)},
         )

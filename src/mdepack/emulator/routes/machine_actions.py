@@ -44,7 +44,6 @@ QUARANTINE = "Machine.StopAndQuarantine"
 OFFBOARD = "Machine.Offboard"
 RESPONSE_ROLES = [ISOLATE, SCAN, RESTRICT, FORENSICS, QUARANTINE, OFFBOARD]
 ACTIVE = ("Pending", "InProgress")
-FINAL = ("Succeeded", "Failed", "TimeOut", "Cancelled")
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
