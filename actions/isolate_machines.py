@@ -19,4 +19,6 @@ def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
         api,
         "Isolate",
         {"Comment": inputs["comment"], "IsolationType": inputs["isolation_type"]},
+        option=inputs["isolation_type"],
+        undone_by="Unisolate",
     )

@@ -14,4 +14,10 @@ from mdepack.machine_actions import act
 
 def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
     """Restrict code execution."""
-    return act(inputs, api, "RestrictCodeExecution", {"Comment": inputs["comment"]})
+    return act(
+        inputs,
+        api,
+        "RestrictCodeExecution",
+        {"Comment": inputs["comment"]},
+        undone_by="UnrestrictCodeExecution",
+    )

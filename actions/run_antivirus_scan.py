@@ -19,4 +19,5 @@ def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
         api,
         "RunAntiVirusScan",
         {"Comment": inputs["comment"], "ScanType": inputs["scan_type"]},
+        option=inputs["scan_type"],
     )

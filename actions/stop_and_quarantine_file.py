@@ -19,4 +19,5 @@ def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
         api,
         "StopAndQuarantineFile",
         {"Comment": inputs["comment"], "Sha1": inputs["sha1"].lower()},
+        option=inputs["sha1"],
     )

@@ -9,7 +9,8 @@
     mdepack demo                          emulator + the hash->tag playbook, end to end
 
 Exit status: 0 success; 2 refused before any API call; 1 failed talking to the API; 3 a response
-action ran, and some of its machine actions ended Failed, TimeOut or Cancelled (output on stdout).
+action ran, and on some machines what was asked is not in effect: not done (blocked, refused, not
+found, not sent, unconfirmed) or ended Failed, TimeOut or Cancelled (output on stdout).
 On failure stderr carries {"error": {"type", "message", ...}}.
 """
 
@@ -73,7 +74,8 @@ def _parser(wants_help: bool = True) -> argparse.ArgumentParser:
         prog="mdepack",
         description="Defender for Endpoint machine actions for SOAR playbooks and triggers.",
         epilog="Exit status: 0 success; 2 refused before any API call; 1 the API call failed; "
-        "3 some response actions ended Failed, TimeOut or Cancelled.",
+        "3 a response action was not done on some machines (blocked, refused, not found, not "
+        "sent, unconfirmed) or ended Failed, TimeOut or Cancelled.",
     )
     parser.add_argument("--version", action="version", version=f"mdepack {__version__}")
     parser.add_argument(
@@ -355,18 +357,19 @@ def _run(args: argparse.Namespace) -> int:
     else:
         output = invoke(args.action, inputs, client=client)
         _print_json(output, args)
-        if _actions_failed(output):
+        if _not_done(output):
             return EXIT_ACTIONS_FAILED
     if client is not None and client.progress is not None and client.calls:
         sys.stderr.write("\n")
     return 0
 
 
-def _actions_failed(output: Any) -> bool:
-    """True when a response action's output reports actions that ended Failed, TimeOut or
-    Cancelled: the output is printed, and the exit status says so."""
-    summary = output.get("summary") if isinstance(output, dict) else None
-    return isinstance(summary, dict) and bool(summary.get("failed"))
+def _not_done(output: Any) -> bool:
+    """True when a response action's output reports machines where what was asked is not in
+    effect: the output is printed, and the exit status says so."""
+    from mdepack.machine_actions import not_done
+
+    return not_done(output)
 
 
 def _terminal_client(no_retries: bool = False) -> Any:

@@ -55,6 +55,7 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         progress: Callable[[int, int], None] | None = None,
         notice: Callable[[str], None] | None = None,
+        wait_deadline: float | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SYSTEM_CLOCK
@@ -72,6 +73,9 @@ class ApiClient:
         self.progress = progress
         # Told, in words, why a call waits and for how long (the CLI passes it on a terminal).
         self.notice = notice
+        # The clock's monotonic time by which a wait for actions must end, whatever its
+        # `wait_seconds` (a Lambda function's remaining time, less a margin for the report).
+        self.wait_deadline = wait_deadline
 
     @property
     def tokens(self) -> auth.TokenProvider:
@@ -120,6 +124,7 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         max_results: int | None = None,
+        pacer: RatePacer | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Yield pages of a collection by `$top`/`$skip` until a short page or `max_results`.
 
@@ -135,7 +140,9 @@ class ApiClient:
             query: dict[str, Any] = {**(params or {}), "$top": top}
             if skip:
                 query["$skip"] = skip
-            data = self.call("GET", template, params=query, missing_ok=True, url=next_url)
+            data = self.call(
+                "GET", template, params=query, missing_ok=True, url=next_url, pacer=pacer
+            )
             items = collection_items(data)
             if remaining is not None:
                 items = items[:remaining]
@@ -262,6 +269,14 @@ def collection_items(data: Any) -> list[dict[str, Any]]:
     if isinstance(data, dict) and isinstance(data.get("value"), list):
         return data["value"]  # type: ignore[no-any-return]
     raise ApiError("the API's answer is not a collection", code="UnexpectedBody")
+
+
+def entity(data: Any) -> Any:
+    """One entity's answer without its OData annotations (`@odata.context`, …): the result an
+    action hands on is the entity itself."""
+    if isinstance(data, dict) and any(key.startswith("@odata.") for key in data):
+        return {k: v for k, v in data.items() if not k.startswith("@odata.")}
+    return data
 
 
 def _error_body(content: bytes) -> tuple[str | None, str | None, str | None]:

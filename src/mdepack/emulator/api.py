@@ -104,6 +104,12 @@ def json_reply(document: Any, status: int = 200) -> Reply:
     return Reply(status, json.dumps(document).encode())
 
 
+def entity_reply(emulator: Emulator, entity_set: str, document: Any, status: int = 200) -> Reply:
+    """One entity as the API answers it: its `@odata.context` first, then its fields."""
+    context = f"{emulator.url}/api/$metadata#{entity_set}/$entity"
+    return json_reply({"@odata.context": context, **document}, status)
+
+
 def collection(
     emulator: Emulator, entity: str, items: list[bytes], next_link: str | None = None
 ) -> Reply:
@@ -147,12 +153,17 @@ def body_object(body: Any, allowed: set[str], required: set[str]) -> dict[str, A
 
 
 def error_reply(failure: ApiFailure) -> Reply:
-    """Defender's error body, with a request id as `target`."""
+    """Defender's error body, compact as the API writes it (some clients match its text), with a
+    request id as `target`."""
     if failure.body is not None:
-        return Reply(failure.status, json.dumps(failure.body).encode(), failure.headers)
+        return Reply(failure.status, _compact(failure.body), failure.headers)
     target = f"|{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:16]}.1."
     body = {"error": {"code": failure.code, "message": failure.message, "target": target}}
-    return Reply(failure.status, json.dumps(body).encode(), failure.headers)
+    return Reply(failure.status, _compact(body), failure.headers)
+
+
+def _compact(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 class RateLimiter:

@@ -71,7 +71,10 @@ class Emulator:
         action_pending_seconds: float = 5.0,
         action_run_seconds: float = 20.0,
         action_outcome: str = "Succeeded",
+        action_identity: str = "type_and_option",
     ) -> None:
+        if action_identity not in machine_actions.IDENTITIES:
+            raise ValueError(f"action_identity must be one of {machine_actions.IDENTITIES}")
         if not (host.startswith("127.") or host in ("::1", "localhost")):
             raise ValueError("the emulator listens on loopback addresses only")
         if isinstance(data, Path):
@@ -97,6 +100,8 @@ class Emulator:
         self.action_run_seconds = action_run_seconds
         self.action_outcome = action_outcome
         self.action_outcomes: dict[str, str] = {}
+        # What makes two actions the same: type and option (the docs), or type alone.
+        self.action_identity = action_identity
         self.requests: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._index()

@@ -46,8 +46,9 @@ def status_for(error: MdepackError) -> int:
     return 502
 
 
-def resolve(kind: str, name: str) -> Callable[[Any], Any]:
-    """What `POST /{kind}/{name}` runs: an action, or a shipped playbook loaded once.
+def resolve(kind: str, name: str, client: Any = None) -> Callable[[Any], Any]:
+    """What `POST /{kind}/{name}` runs: an action, or a shipped playbook loaded once, on
+    `client` when one is given (else one made from the environment).
 
     Raises LookupError for an unknown action or playbook.
     """
@@ -58,12 +59,12 @@ def resolve(kind: str, name: str) -> Callable[[Any], Any]:
             raise LookupError(name)
         from mdepack.invoke import invoke
 
-        return lambda inputs: invoke(name, inputs)
+        return lambda inputs: invoke(name, inputs, client=client)
     if kind == "playbooks":
         from mdepack.playbook.runner import run
 
         playbook = shipped_playbook(name)
-        return lambda inputs: run(playbook, inputs).outputs
+        return lambda inputs: run(playbook, inputs, client=client).outputs
     raise LookupError(kind)
 
 
@@ -78,11 +79,13 @@ def shipped_playbook(name: str) -> Any:
     return document.load(path)
 
 
-def respond(kind: str, name: str, body: bytes | str | None) -> tuple[int, dict[str, str], str]:
+def respond(
+    kind: str, name: str, body: bytes | str | None, client: Any = None
+) -> tuple[int, dict[str, str], str]:
     """(status, headers, JSON body) for one HTTP trigger request."""
     try:
         try:
-            target = resolve(kind, name)
+            target = resolve(kind, name, client)
         except LookupError:
             return _error(404, "NotFound", f"no {kind.rstrip('s')} named {name!r}")
         return 200, dict(JSON_HEADERS), json.dumps(target(_json_body(body)))

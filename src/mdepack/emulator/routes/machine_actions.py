@@ -4,8 +4,11 @@ scan, collect, quarantine, …), and tracking them (list, get, cancel, package U
 An action's status moves with the emulator's clock: Pending for `action_pending_seconds`, then
 InProgress for `action_run_seconds`, then its outcome (`action_outcome`, or per machine in
 `action_outcomes`: Succeeded, Failed or TimeOut), unless cancelled first. A second request of the
-same type for a machine while one is Pending or InProgress gets 400 "Action is already in
-progress". The investigation package's URI is there only once a collection has succeeded.
+same identity for a machine while one is Pending or InProgress gets 400 "Action is already in
+progress". An action's identity is its type and its option (the isolation or scan type, the file
+of a quarantine), as the API documents it; `action_identity="type"` makes the emulator stricter,
+refusing any second action of a type whatever its option, as some tenants have been seen to. The
+investigation package's URI is there only once a collection has succeeded.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from mdepack.emulator.api import (
     Route,
     body_object,
     collection,
+    entity_reply,
     integer,
     json_reply,
     route,
@@ -42,8 +46,13 @@ RESTRICT = "Machine.RestrictExecution"
 FORENSICS = "Machine.CollectForensics"
 QUARANTINE = "Machine.StopAndQuarantine"
 OFFBOARD = "Machine.Offboard"
+LIVE_RESPONSE = "Machine.LiveResponse"
 RESPONSE_ROLES = [ISOLATE, SCAN, RESTRICT, FORENSICS, QUARANTINE, OFFBOARD]
+# Cancel takes any of the roles its page lists, live response's included.
+CANCEL_ROLES = {*RESPONSE_ROLES, LIVE_RESPONSE}
+IDENTITIES = ("type_and_option", "type")
 ACTIVE = ("Pending", "InProgress")
+ENTITY_SET = "MachineActions"
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
@@ -56,6 +65,12 @@ class Kind:
     role: str
     extra: tuple[str, ...] = ()  # body keys besides Comment
     scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # allowed values by key
+    defaults: dict[str, str] = field(default_factory=dict)  # optional keys and their value
+
+    @property
+    def required(self) -> set[str]:
+        """The body keys a request must carry."""
+        return {"Comment", *(k for k in self.extra if k not in self.defaults)}
 
 
 KINDS = [
@@ -65,6 +80,7 @@ KINDS = [
         ISOLATE,
         ("IsolationType",),
         {"IsolationType": ("Full", "Selective", "UnManagedDevice")},
+        {"IsolationType": "Full"},
     ),
     Kind("unisolate", "Unisolate", ISOLATE),
     Kind(
@@ -116,21 +132,35 @@ class ActionStore:
             "lastUpdateDateTimeUtc": _stamp(emulator, since),
         }
 
-    def active(self, emulator: Emulator, machine_id: str, kind: str) -> StoredAction | None:
-        """The Pending or InProgress action of this type on this machine, if any."""
+    def active(
+        self, emulator: Emulator, machine_id: str, kind: str, option: str | None
+    ) -> StoredAction | None:
+        """The Pending or InProgress action on this machine that a new one of this type and
+        option collides with (by the emulator's `action_identity` rule), if any."""
+        by_type = emulator.action_identity == "type"
         for stored in reversed(list(self.actions.values())):
             document = stored.document
             same = document["machineId"] == machine_id and document["type"] == kind
+            same = same and (by_type or option_of(document) == option)
             if same and self.status(emulator, stored)[0] in ACTIVE:
                 return stored
         return None
+
+
+def option_of(document: dict[str, Any]) -> str | None:
+    """An action's option: the quarantined file, else its scope (isolation or scan type)."""
+    related = document.get("relatedFileInfo")
+    if isinstance(related, dict) and related.get("fileIdentifier"):
+        return str(related["fileIdentifier"]).lower()
+    scope = document.get("scope")
+    return str(scope) if scope else None
 
 
 def create(
     emulator: Emulator, ref: str, *, body: Any, claims: dict[str, Any], kind: Kind, **_: Any
 ) -> Reply:
     """POST /api/machines/{id}/{action}: 201 with the new MachineAction."""
-    request = body_object(body, {"Comment", *kind.extra}, {"Comment", *kind.extra[:1]})
+    request = {**kind.defaults, **body_object(body, {"Comment", *kind.extra}, kind.required)}
     comment = request["Comment"]
     if not isinstance(comment, str) or not comment.strip():
         raise ApiFailure(400, "InvalidRequestBody", "Comment must be a non-empty string.")
@@ -148,11 +178,12 @@ def create(
     if machine is None:
         raise ApiFailure(404, "ResourceNotFound", f"Machine {ref} was not found.")
     store = emulator.actions
+    scope = next((request[k] for k in kind.scopes), None)
+    option = sha1.lower() if isinstance(sha1, str) else scope
     with store.lock:
-        if store.active(emulator, machine["id"], kind.type) is not None:
+        if store.active(emulator, machine["id"], kind.type, option) is not None:
             raise ApiFailure(400, "ActiveRequestAlreadyExists", "Action is already in progress")
         now = emulator.clock.monotonic()
-        scope = next((request[k] for k in kind.scopes), None)
         document = {
             "id": str(uuid.uuid4()),
             "type": kind.type,
@@ -180,7 +211,7 @@ def create(
         outcome = emulator.action_outcomes.get(machine["id"], emulator.action_outcome)
         stored = StoredAction(document, now, outcome)
         store.actions[document["id"]] = stored
-    return json_reply(store.view(emulator, stored), 201)
+    return entity_reply(emulator, ENTITY_SET, store.view(emulator, stored), 201)
 
 
 def list_actions(emulator: Emulator, *, query: dict[str, str], **_: Any) -> Reply:
@@ -206,7 +237,9 @@ def list_actions(emulator: Emulator, *, query: dict[str, str], **_: Any) -> Repl
 
 def get_action(emulator: Emulator, action_id: str, **_: Any) -> Reply:
     """GET /api/machineactions/{id}."""
-    return json_reply(emulator.actions.view(emulator, _stored(emulator, action_id)))
+    return entity_reply(
+        emulator, ENTITY_SET, emulator.actions.view(emulator, _stored(emulator, action_id))
+    )
 
 
 def cancel(
@@ -231,7 +264,7 @@ def cancel(
             cancellationComment=request["Comment"],
             cancellationDateTimeUtc=_stamp(emulator, now),
         )
-    return json_reply(store.view(emulator, stored))
+    return entity_reply(emulator, ENTITY_SET, store.view(emulator, stored))
 
 
 def package_uri(emulator: Emulator, action_id: str, *, claims: dict[str, Any], **_: Any) -> Reply:
@@ -280,7 +313,8 @@ ROUTES: list[Route] = [
     *(route("POST", f"/api/machines/*/{k.path}", k.role, _creator(k)) for k in KINDS),
     route("GET", "/api/machineactions", TRACK, list_actions),
     route("GET", "/api/machineactions/*", TRACK, get_action),
-    route("POST", "/api/machineactions/*/cancel", set(RESPONSE_ROLES), cancel),
-    route("GET", "/api/machineactions/*/getPackageUri", {READ, WRITE, FORENSICS}, package_uri),
-    route("GET", "/api/machineactions/*/GetPackageUri", {READ, WRITE, FORENSICS}, package_uri),
+    route("POST", "/api/machineactions/*/cancel", CANCEL_ROLES, cancel),
+    # The package URI is a read: Machine.Read.All or Machine.ReadWrite.All, not CollectForensics.
+    route("GET", "/api/machineactions/*/getPackageUri", {READ, WRITE}, package_uri),
+    route("GET", "/api/machineactions/*/GetPackageUri", {READ, WRITE}, package_uri),
 ]

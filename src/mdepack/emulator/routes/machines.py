@@ -125,7 +125,13 @@ def get_machine(emulator: Emulator, ref: str, **_: Any) -> Reply:
     machine = emulator.find_machine(ref)
     if machine is None:
         raise ApiFailure(404, "ResourceNotFound", f"Machine {ref} was not found.")
-    return Reply(200, emulator.serialized(machine))
+    return machine_entity(emulator, machine)
+
+
+def machine_entity(emulator: Emulator, machine: dict[str, Any]) -> Reply:
+    """One machine as the API answers it, `@odata.context` first (from the cached JSON)."""
+    context = f'{{"@odata.context":"{emulator.url}/api/$metadata#Machines/$entity",'.encode()
+    return Reply(200, context + emulator.serialized(machine)[1:])
 
 
 def tag_one(emulator: Emulator, ref: str, *, body: Any, **_: Any) -> Reply:
@@ -135,7 +141,7 @@ def tag_one(emulator: Emulator, ref: str, *, body: Any, **_: Any) -> Reply:
     if machine is None:
         raise ApiFailure(404, "ResourceNotFound", f"Machine {ref} was not found.")
     emulator.apply_tag(machine, value, action)
-    return Reply(200, emulator.serialized(machine))
+    return machine_entity(emulator, machine)
 
 
 def tag_many(emulator: Emulator, *, body: Any, **_: Any) -> Reply:
