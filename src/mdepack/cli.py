@@ -162,16 +162,32 @@ def _parser(wants_help: bool = True) -> argparse.ArgumentParser:
     emulator.set_defaults(command=_emulator)
 
     mcp = commands.add_parser(
-        "mcp", help="serve the actions as MCP tools (stdio; needs the mcp extra)"
+        "mcp",
+        help="serve the actions as MCP tools to an AI agent, reads only unless --allow-writes "
+        "(stdio; needs the mcp extra)",
     )
-    mcp.add_argument("--read-only", action="store_true", help="offer only the actions that read")
+    access = mcp.add_mutually_exclusive_group()
+    access.add_argument(
+        "--read-only",
+        action="store_true",
+        help="offer only the actions that read (the default, said explicitly)",
+    )
+    access.add_argument(
+        "--allow-writes",
+        action="store_true",
+        help="offer the response actions and tagging too; without MDE_MAX_MACHINES_CEILING an "
+        "agent's call may touch at most 10 machines",
+    )
     mcp.add_argument(
-        "--actions", help="offer only these actions, comma-separated (e.g. get_machine,get_file)"
+        "--actions",
+        help="offer only these actions, comma-separated (e.g. get_machine,get_file); writes "
+        "among them need --allow-writes",
     )
     mcp.add_argument(
         "--http",
         metavar="HOST:PORT",
-        help="serve the streamable-HTTP transport on a loopback address instead of stdio",
+        help="serve the streamable-HTTP transport on a loopback address instead of stdio, with a "
+        "bearer token (MDE_MCP_TOKEN, or one printed at start)",
     )
     mcp.set_defaults(command=_mcp)
 
@@ -302,6 +318,7 @@ def _actions(args: argparse.Namespace) -> int:
                     "description": a.description,
                     "side_effects": a.side_effects,
                     "permission": a.permission,
+                    "tracking_permission": a.tracking_permission,
                 }
                 for a in pack.actions.values()
             ],
@@ -329,6 +346,7 @@ def _describe(args: argparse.Namespace) -> int:
             "description": action.description,
             "http": {"method": action.method, "path": action.path},
             "permission": action.permission,
+            "tracking_permission": action.tracking_permission,
             "side_effects": action.side_effects,
             "example": action.example,
             # $refs inlined, so the rules of shared types (tag, sha1, ...) are there to read.
@@ -550,12 +568,17 @@ def _mcp(args: argparse.Namespace) -> int:
             rule="the mcp extra installed",
         ) from None
 
-    only = [a.strip() for a in args.actions.split(",") if a.strip()] if args.actions else None
-    mcp_server.tools(args.read_only, only)  # an unknown action name exits 2 before serving
+    only = None
+    if args.actions is not None:
+        only = [a.strip() for a in args.actions.split(",") if a.strip()]
+    # An unknown action, an empty list or a write without --allow-writes exits 2 before serving.
+    mcp_server.offered(args.allow_writes, only)
     if args.http:
-        mcp_server.serve_http(args.http, args.read_only, only)
+        from mdepack.triggers import mcp_http
+
+        mcp_http.serve(args.http, args.allow_writes, only)
     else:
-        mcp_server.serve_stdio(args.read_only, only)
+        mcp_server.serve_stdio(args.allow_writes, only)
     return 0
 
 

@@ -39,6 +39,8 @@ class Action:
     destructive: bool = False
     idempotent: bool = True
     rate: tuple[int, int] | None = None  # (per minute, per hour) of an endpoint's own budget
+    tracking_permission: str | None = None  # the role that reading its machine actions needs
+    sensitive: bool = False  # its output is a secret-bearing link, kept from agents by default
 
     @property
     def writes(self) -> bool:
@@ -152,4 +154,6 @@ def _action(name: str, spec: dict[str, Any]) -> Action:
         rate=(int(spec["rate"]["per_minute"]), int(spec["rate"]["per_hour"]))
         if "rate" in spec
         else None,
+        tracking_permission=spec.get("tracking_permission"),
+        sensitive=bool(spec.get("sensitive", False)),
     )
