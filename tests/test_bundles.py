@@ -181,3 +181,43 @@ def test_the_client_secret_can_come_from_secrets_manager(
         {"action": "get_file_machines", "input": {"sha1": emulator.fleet.file_with(2)}}
     )
     assert output["count"] == 2 and seen[-1] == "session-token"
+
+
+def test_the_secret_fetch_never_goes_through_a_proxy(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, secrets_extension: Any
+) -> None:
+    port, seen, secret = secrets_extension
+    secret["value"] = emulator.write_app.secret
+    proxied: list[str] = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            proxied.append(self.headers.get("X-Aws-Parameters-Secrets-Token", ""))
+            self.send_response(502)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for key, value in emulator.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("MDE_CLIENT_SECRET", raising=False)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.server_address[1]}")
+        arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mdepack-Proxy1"
+        monkeypatch.setenv("MDE_CLIENT_SECRET_ARN", arn)
+        monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(port))
+        monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token")
+        output = lambda_trigger.handler(
+            {"action": "get_file_machines", "input": {"sha1": emulator.fleet.file_with(2)}}
+        )
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert output["count"] == 2 and seen[-1] == "session-token"
+    assert proxied == []

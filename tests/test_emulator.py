@@ -332,3 +332,71 @@ def test_parser_matches_a_reference_evaluation(
     text, reference = expression
     machine = {"healthStatus": health, "riskScore": risk, "rbacGroupId": group}
     assert compile_filter(text)(machine) == reference(machine)
+
+
+# -- fidelity to the documented machine-action contract ------------------------------------
+
+
+def test_isolation_type_is_optional_and_full_by_default(
+    env: dict[str, str], emulator: Emulator
+) -> None:
+    token = emulator.issue_token(emulator.write_app)
+    machine_id = emulator.fleet.machines[0]["id"]
+    created = get(
+        env, f"/api/machines/{machine_id}/isolate", token, method="POST", json={"Comment": "c"}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["scope"] == "Full"
+
+
+def test_entity_answers_carry_their_odata_context(env: dict[str, str], emulator: Emulator) -> None:
+    token = emulator.issue_token(emulator.write_app)
+    machine_id = emulator.fleet.machines[1]["id"]
+    machine = get(env, f"/api/machines/{machine_id}", token).json()
+    assert machine["@odata.context"].endswith("/api/$metadata#Machines/$entity")
+    action = get(
+        env,
+        f"/api/machines/{machine_id}/collectInvestigationPackage",
+        token,
+        method="POST",
+        json={"Comment": "c"},
+    ).json()
+    assert action["@odata.context"].endswith("/api/$metadata#MachineActions/$entity")
+    again = get(env, f"/api/machineactions/{action['id']}", token).json()
+    assert again["@odata.context"] == action["@odata.context"]
+
+
+def test_error_bodies_are_compact_json(env: dict[str, str], emulator: Emulator) -> None:
+    token = emulator.issue_token(emulator.write_app)
+    answer = get(env, "/api/machines/" + "0" * 40, token)
+    assert answer.status_code == 404
+    assert answer.text.startswith('{"error":{"code":"ResourceNotFound","message":')
+    assert ": " not in answer.text.replace("Machine ", "")
+
+
+def test_cancel_takes_any_listed_role_and_the_package_link_needs_a_read_role(
+    env: dict[str, str], emulator: Emulator
+) -> None:
+    writer = emulator.issue_token(emulator.write_app)
+    machine_id = emulator.fleet.machines[2]["id"]
+    action = get(
+        env,
+        f"/api/machines/{machine_id}/runAntiVirusScan",
+        writer,
+        method="POST",
+        json={"Comment": "c", "ScanType": "Quick"},
+    ).json()
+    live_response = emulator.issue_token(emulator.add_app(["Machine.LiveResponse"]))
+    cancelled = get(
+        env,
+        f"/api/machineactions/{action['id']}/cancel",
+        live_response,
+        method="POST",
+        json={"Comment": "stop"},
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "Cancelled"
+    forensics = emulator.issue_token(emulator.add_app(["Machine.CollectForensics"]))
+    refused = get(env, f"/api/machineactions/{action['id']}/getPackageUri", forensics)
+    assert refused.status_code == 403
+    reader = emulator.issue_token(emulator.readonly_app)
+    assert get(env, f"/api/machineactions/{action['id']}/getPackageUri", reader).status_code == 404

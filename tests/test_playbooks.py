@@ -189,3 +189,13 @@ def test_the_other_shipped_playbooks_run(
 def test_find_refuses_an_unknown_playbook() -> None:
     with pytest.raises(InputError, match="no playbook"):
         document.find("no-such-playbook")
+
+
+def test_a_skipped_steps_empty_output_is_fresh_each_time() -> None:
+    from mdepack.playbook.empty import empty_output
+
+    first = empty_output("tag_machines")
+    first["updated"].append("a" * 40)
+    first["count"] = 7
+    assert empty_output("tag_machines")["updated"] == []
+    assert empty_output("tag_machines")["count"] == 0

@@ -138,3 +138,42 @@ def test_untranslatable_expressions_and_bad_arns_exit_2(tmp_path: Path) -> None:
     assert truthy.code == 2 and "is array, not a boolean: compare it explicitly" in truthy.stderr
     bad_arn = run_cli("export", "step-functions", "remove_tag", "--function-arn", "mdepack")
     assert bad_arn.code == 2 and bad_arn.error["field"] == "function_arn"
+
+
+def test_a_field_name_that_would_break_out_of_its_jsonpath_is_refused(tmp_path: Path) -> None:
+    playbook = tmp_path / "p.yaml"
+    playbook.write_text(
+        "name: p\n"
+        "inputs:\n"
+        "  type: object\n"
+        "  required: [ids]\n"
+        "  properties:\n"
+        "    ids: {type: array, minItems: 1, items: {$ref: '../schemas/common.json#/$defs/machine_id'}}\n"
+        "    \"dry_run']['confirm\": {type: boolean, default: true}\n"
+        "steps:\n"
+        "  - id: isolate\n"
+        "    action: isolate_machines\n"
+        "    with:\n"
+        "      machine_ids: ${{ inputs.ids }}\n"
+        "      comment: c\n"
+        "      dry_run: ${{ inputs.\"dry_run']['confirm\" }}\n"
+    )
+    refused = run_cli("export", "step-functions", str(playbook), "--function-arn", ARN)
+    assert refused.code == 2, refused.stdout
+    assert "cannot be written in a JSONPath safely" in refused.error["message"]
+
+
+def test_an_output_key_ending_in_dollar_is_refused(tmp_path: Path) -> None:
+    playbook = tmp_path / "p.yaml"
+    playbook.write_text(
+        "name: p\n"
+        "inputs: {type: object, required: [sha1], properties: {sha1: {type: string}}}\n"
+        "steps:\n"
+        "  - id: related\n"
+        "    action: get_file_machines\n"
+        "    with: {sha1: '${{ inputs.sha1 }}'}\n"
+        "outputs:\n"
+        "  ids.$: $.steps\n"
+    )
+    refused = run_cli("export", "step-functions", str(playbook), "--function-arn", ARN)
+    assert refused.code == 2 and "ends in '.$'" in refused.error["message"]

@@ -97,6 +97,13 @@ def test_proxy_events_return_200_with_the_output(live: Emulator, make: Any) -> N
             "InputError",
         ),
         ("/actions/get_file_machines", "{not json", 400, "InputError"),
+        ("/actions/get_file_machines", "[" * 100_000 + "]" * 100_000, 400, "InputError"),
+        (
+            "/actions/get_file_machines",
+            '{"sha1": ' + "[" * 5000 + "]" * 5000 + "}",
+            400,
+            "InputError",
+        ),
         ("/actions/nope", {}, 404, "NotFound"),
         ("/playbooks/../../etc/passwd", {}, 404, "NotFound"),
         ("/playbooks/nope", {}, 404, "NotFound"),

@@ -45,15 +45,19 @@ def _fetch(arn: str) -> str:
             "is read through the Lambda extension, which needs AWS_SESSION_TOKEN (in Lambda)"
         )
     port = os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "2773")
-    url = f"http://localhost:{port}/secretsmanager/get?secretId={quote(arn, safe='')}"
+    url = f"http://127.0.0.1:{port}/secretsmanager/get?secretId={quote(arn, safe='')}"
+    # The session token goes to the extension on this host only: never through HTTP(S)_PROXY.
+    session = requests.Session()
+    session.trust_env = False
     try:
-        answer = requests.get(
-            url, headers={"X-Aws-Parameters-Secrets-Token": token}, timeout=(2, 10)
-        )
+        with session:
+            answer = session.get(
+                url, headers={"X-Aws-Parameters-Secrets-Token": token}, timeout=(2, 10)
+            )
     except requests.RequestException:
         raise _bad(
             f"needs the AWS Parameters and Secrets Lambda Extension layer: nothing answers on "
-            f"localhost:{port}"
+            f"127.0.0.1:{port}"
         ) from None
     if answer.status_code != 200:
         raise _bad(f"the extension could not read the secret (HTTP {answer.status_code})")

@@ -265,6 +265,12 @@ def read_json_argument(text: str, what: str = "input") -> Any:
         raise InputError(
             f"{what}: not valid JSON ({error})", field=what, rule="valid JSON"
         ) from None
+    except RecursionError:
+        raise InputError(
+            f"{what}: nested too deeply to read",
+            field=what,
+            rule="JSON nested a few hundred levels",
+        ) from None
 
 
 def _read_file(name: str, what: str) -> bytes:

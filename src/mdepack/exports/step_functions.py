@@ -37,6 +37,8 @@ _ARN = re.compile(
     r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9_$-]+)?$"
 )
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A field name written in brackets, ['name']: nothing that could close the quote or the bracket.
+_BRACKETED = re.compile(r"^[A-Za-z0-9_@ -]+$")
 RETRY = [
     {
         "ErrorEquals": ["RateLimitError"],
@@ -199,6 +201,14 @@ class _Machine:
     def _parameters(self, values: dict[str, Any], where: str) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key, value in values.items():
+            if str(key).endswith(".$"):
+                # ASL reads a key ending in .$ as a path to evaluate, not as a literal name.
+                raise _untranslatable(
+                    f"{where}: the key {key!r} ends in '.$', which a state machine evaluates as "
+                    "a path; rename it",
+                    field="with",
+                    rule="keys that do not end in .$",
+                )
             translated = self._value(value, f"{where}, {key}")
             if isinstance(translated, _Path):
                 result[f"{key}.$"] = translated.text
@@ -331,7 +341,16 @@ def _parts(node: dict[str, Any], text: str, where: str) -> list[str]:
     children = node.get("children", [])
     if kind == "field":
         name = str(node["value"])
-        return [f".{name}" if _NAME.match(name) else f"['{name}']"]
+        if _NAME.match(name):
+            return [f".{name}"]
+        if _BRACKETED.match(name):
+            return [f"['{name}']"]
+        raise _untranslatable(
+            f"{where}: the field name {name!r} in `{text}` cannot be written in a JSONPath safely; "
+            "use letters, digits, _, -, @ and spaces",
+            field="with",
+            rule="field names of letters, digits, _, -, @ and spaces",
+        )
     if kind == "subexpression":
         return [p for child in children for p in _parts(child, text, where)]
     if kind == "index_expression" and children[1]["type"] == "index":

@@ -4,6 +4,7 @@ later expression such as `steps.tag.updated` gives `[]`, not `null`, on every en
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -12,9 +13,14 @@ from mdepack import validation
 from mdepack.playbook import types
 
 
-@functools.cache
 def empty_output(action: str) -> Any:
-    """The typed empty output of `action` (built once)."""
+    """The typed empty output of `action`: a fresh copy each time, so a run that changes it
+    cannot change the next one (a warm Lambda keeps this module)."""
+    return copy.deepcopy(_empty_output(action))
+
+
+@functools.cache
+def _empty_output(action: str) -> Any:
     spec = manifest_module.load().action(action)
     schema = types.deref(manifest_module.load().schema(spec.output), validation.uri(spec.output))
     return empty(schema)

@@ -94,6 +94,9 @@ def respond(
         if isinstance(error, RateLimitError) and error.details.get("retry_after") is not None:
             headers["Retry-After"] = str(int(error.details["retry_after"] + 0.999))
         return status_for(error), headers, json.dumps(error.to_dict())
+    except RecursionError:  # valid JSON too deep for a later walk (validation, defaults)
+        deep = too_deep()
+        return status_for(deep), dict(JSON_HEADERS), json.dumps(deep.to_dict())
     except Exception as error:  # a bug: say so in JSON, with nothing secret in it
         return _error(500, "InternalError", redact(f"{type(error).__name__}: {error}"))
 
@@ -107,6 +110,17 @@ def _json_body(body: bytes | str | None) -> Any:
         raise InputError(
             "input: the request body is not valid JSON", field="input", rule="valid JSON"
         ) from None
+    except RecursionError:
+        raise too_deep() from None
+
+
+def too_deep() -> InputError:
+    """The error for JSON nested deeper than the parser or the validator can follow."""
+    return InputError(
+        "input: nested too deeply to read (thousands of levels)",
+        field="input",
+        rule="JSON nested at most a few hundred levels",
+    )
 
 
 def _error(status: int, kind: str, message: str) -> tuple[int, dict[str, str], str]:
