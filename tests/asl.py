@@ -1,6 +1,6 @@
 """A small interpreter for the subset of Amazon States Language (JSONPath) that
 `mdepack export step-functions` writes: Pass, Choice, Task, Fail; Parameters with paths and the
-intrinsics States.JsonMerge and States.Format; ResultPath; Retry (without the waits) and Catch.
+intrinsics States.JsonMerge, States.Format and States.Array; ResultPath; Retry (without the waits) and Catch.
 It lets the tests run an exported state machine against the emulator with the Lambda handler
 in-process, since there is no AWS here."""
 
@@ -81,7 +81,17 @@ def _expression(text: str, state: Any) -> Any:
         for value, piece in zip(values, pieces[1:], strict=True):
             out += (value if isinstance(value, str) else json.dumps(value)) + piece
         return re.sub(r"\\(.)", r"\1", out)
+    if text.startswith("States.Array("):
+        return [_literal(argument, state) for argument in _arguments(text)]
     return get(state, text)
+
+
+def _literal(argument: str, state: Any) -> Any:
+    if argument.startswith("$"):
+        return get(state, argument)
+    if argument.startswith("'"):
+        return re.sub(r"\\(.)", r"\1", argument[1:-1])
+    return json.loads(argument)
 
 
 def _arguments(text: str) -> list[str]:

@@ -21,6 +21,7 @@ def test_the_actions_are_declared() -> None:
     assert ACTIONS == [
         "cancel_machine_action",
         "collect_investigation_package",
+        "delete_indicators",
         "find_machines_by_ip",
         "find_machines_by_tag",
         "get_file",
@@ -30,11 +31,13 @@ def test_the_actions_are_declared() -> None:
         "get_machine_action",
         "get_user_machines",
         "isolate_machines",
+        "list_indicators",
         "list_machine_actions",
         "list_machines",
         "restrict_code_execution",
         "run_antivirus_scan",
         "stop_and_quarantine_file",
+        "submit_indicators",
         "tag_machines",
         "unisolate_machines",
         "unrestrict_code_execution",
@@ -83,6 +86,7 @@ def test_manifest_entry_is_complete(name: str) -> None:
         "Machine.CollectForensics",
         "Machine.StopAndQuarantine",
         "File.Read.All",
+        "Ti.ReadWrite.All",
     }
     assert action.permission in roles or action.name == "cancel_machine_action"
     assert action.side_effects == ("write" if action.method == "POST" else "read")

@@ -77,6 +77,20 @@ def lambda_task(resource: str, payload: Any) -> Any:
         ),
         ("tag_and_scan_by_sha256", lambda e: {"sha256": "e" * 64, "tag": "t", "comment": "c"}),
         ("tag_machines_by_user", lambda e: {"user": "user1@contoso.com", "tag": "sfn"}),
+        (
+            "block_file_hash",
+            lambda e: {"hash": e.fleet.file_with(2), "title": "t", "comment": "c", "tag": "b"},
+        ),
+        (
+            "block_file_hash",
+            lambda e: {
+                "hash": sha256_of(e.fleet.file_with(2)),
+                "title": "t",
+                "comment": "c",
+                "tag": "b",
+                "dry_run": False,
+            },
+        ),
     ],
 )
 def test_the_exported_machine_gives_the_runners_outputs(
@@ -177,3 +191,29 @@ def test_an_output_key_ending_in_dollar_is_refused(tmp_path: Path) -> None:
     )
     refused = run_cli("export", "step-functions", str(playbook), "--function-arn", ARN)
     assert refused.code == 2 and "ends in '.$'" in refused.error["message"]
+
+
+def test_a_list_built_from_expressions_becomes_states_array(tmp_path: Path) -> None:
+    playbook = tmp_path / "p.yaml"
+    playbook.write_text(
+        "name: p\n"
+        "inputs: {type: object, required: [id], properties: {id: {type: string}}}\n"
+        "steps:\n"
+        "  - id: tag\n"
+        "    action: tag_machines\n"
+        "    with:\n"
+        "      machine_ids: ['${{ inputs.id }}', \"it's {literal}\"]\n"
+        "      tag: t\n"
+        "      action: Add\n"
+    )
+    exported = run_cli("export", "step-functions", str(playbook), "--function-arn", ARN)
+    assert exported.code == 0, exported.stderr
+    state = exported.json["States"]["tag"]
+    array = state["Parameters"]["input"]["machine_ids.$"]
+    assert array == "States.Array($.inputs.id, 'it\\'s \\{literal\\}')"
+    seen: list[Any] = []
+    execute(exported.json, {"id": "m1"}, lambda _arn, payload: seen.append(payload) or {})
+    assert seen[0]["input"]["machine_ids"] == ["m1", "it's {literal}"]
+    playbook.write_text(playbook.read_text().replace('"it\'s {literal}"', "'id-${{ inputs.id }}'"))
+    refused = run_cli("export", "step-functions", str(playbook), "--function-arn", ARN)
+    assert refused.code == 2 and "a list item must be one" in refused.error["message"]

@@ -389,9 +389,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _not_done(output: Any) -> bool:
-    """True when a response action's output reports machines where what was asked is not in
-    effect: the output is printed, and the exit status says so."""
-    from mdepack.machine_actions import not_done
+    """True when a write's output reports items where what was asked is not in effect: the
+    output is printed, and the exit status says so."""
+    from mdepack.bulk import not_done
 
     return not_done(output)
 

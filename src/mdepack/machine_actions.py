@@ -290,7 +290,7 @@ def _stopped(
     existing = [f"{r['machine_id']}: {r['action_id']}" for r in reports if r["action_id"]]
     named = f"; actions: {', '.join(existing)}" if existing else ""
     return error.with_context(
-        suffix=f"; {_words(partial['summary'])}{named}; see machines for each one",
+        suffix=f"; {bulk.words(partial['summary'], OUTCOMES)}{named}; see machines for each one",
         machines=reports,
         summary=partial["summary"],
         complete=False,
@@ -306,13 +306,12 @@ def _result(
     dry_run: bool = False,
     planned: list[str] | None = None,
 ) -> dict[str, Any]:
-    summary = {name: sum(r["outcome"] == name for r in reports) for name in OUTCOMES}
+    summary = bulk.summary(reports, OUTCOMES, done=IN_EFFECT)
     statuses = [r["status"] for r in reports if r["action_id"]]
     summary |= {
         "succeeded": statuses.count("Succeeded"),
         "failed": sum(s in FAILED for s in statuses),
         "pending": sum(s not in FINAL for s in statuses),
-        "not_done": sum(summary[name] for name in NOT_DONE),
     }
     result: dict[str, Any] = {
         "type": action_type,
@@ -325,19 +324,3 @@ def _result(
     if planned is not None:
         result["planned"] = planned
     return result
-
-
-def _words(summary: dict[str, int]) -> str:
-    return ", ".join(
-        f"{count} {name.replace('_', ' ')}"
-        for name, count in summary.items()
-        if count and name in OUTCOMES
-    )
-
-
-def not_done(output: Any) -> bool:
-    """True when a response action's output reports machines where what was asked is not in
-    effect: not done (blocked, refused, unknown machine, not sent, unconfirmed) or ended Failed,
-    TimeOut or Cancelled."""
-    summary = output.get("summary") if isinstance(output, dict) else None
-    return isinstance(summary, dict) and bool(summary.get("failed") or summary.get("not_done"))

@@ -133,6 +133,16 @@ def integer(query: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def batch_size(items: list[Any], most: int, noun: str) -> None:
+    """400 MaximumBatchSizeExceeded when a bulk request holds more than `most` items."""
+    if len(items) > most:
+        raise ApiFailure(
+            400,
+            "MaximumBatchSizeExceeded",
+            f"Maximum batch size is {most} {noun}; the request has {len(items)}.",
+        )
+
+
 def body_object(body: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
     """A PascalCase request body: unknown keys and missing required ones are refused."""
     if not isinstance(body, dict):

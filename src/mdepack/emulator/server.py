@@ -28,12 +28,18 @@ from mdepack.emulator.api import READ, WRITE, RateLimiter, Reply, Route, dispatc
 from mdepack.emulator.authority import App, Authority
 from mdepack.emulator.faults import Fault, FaultPlan
 from mdepack.emulator.handler import Handler
-from mdepack.emulator.routes import files, machine_actions, machines, users
+from mdepack.emulator.routes import files, indicators, machine_actions, machines, users
 from mdepack.emulator.routes.files import FILE_READ
 
-ROUTES: list[Route] = [*machines.ROUTES, *files.ROUTES, *users.ROUTES, *machine_actions.ROUTES]
+ROUTES: list[Route] = [
+    *machines.ROUTES,
+    *files.ROUTES,
+    *users.ROUTES,
+    *machine_actions.ROUTES,
+    *indicators.ROUTES,
+]
 # What the emulator's read-write app may do: everything the pack's actions call.
-ALL_ROLES = [WRITE, FILE_READ, *machine_actions.RESPONSE_ROLES]
+ALL_ROLES = [WRITE, FILE_READ, *machine_actions.RESPONSE_ROLES, indicators.TI_ALL]
 
 
 @dataclass
@@ -94,6 +100,10 @@ class Emulator:
         self.faults = FaultPlan()
         self.limiter = RateLimiter(rate_per_minute, rate_per_hour, self.clock)
         self.package_limiter = RateLimiter(2, 120, self.clock)
+        # Custom indicators, and the 30-a-minute budgets of import and batch delete.
+        self.indicators = indicators.IndicatorStore()
+        self.indicator_limiter = RateLimiter(30, 1500, self.clock)
+        self.indicator_delete_limiter = RateLimiter(30, 1500, self.clock)
         # Machine actions: how long each status lasts, and how they end (per machine or all).
         self.actions = machine_actions.ActionStore()
         self.action_pending_seconds = action_pending_seconds

@@ -220,14 +220,11 @@ class _Machine:
         if isinstance(value, dict):
             return self._parameters(value, where)
         if isinstance(value, list):
-            if any(list(document.expressions(item)) for item in value):
-                raise _untranslatable(
-                    f"{where}: a list holding expressions cannot be a state's parameter; "
-                    "give the whole list as one expression",
-                    field="with",
-                    rule="translatable to Amazon States Language",
-                )
-            return value
+            if not any(list(document.expressions(item)) for item in value):
+                return value
+            # A list built from expressions becomes States.Array over its items.
+            items = ", ".join(self._argument(item, where) for item in value)
+            return _Path(f"States.Array({items})")
         if not isinstance(value, str):
             return value
         whole = document.WHOLE.match(value)
@@ -243,6 +240,23 @@ class _Machine:
             at = match.end()
         template += _escape(value[at:])
         return _Path(f"States.Format('{template}', {', '.join(paths)})")
+
+    def _argument(self, item: Any, where: str) -> str:
+        """One item of a list as an intrinsic-function argument: a path or a literal."""
+        if isinstance(item, str):
+            whole = document.WHOLE.match(item)
+            if whole:
+                return jsonpath(whole.group(1), where)
+            if not list(document.expressions(item)):
+                return f"'{_escape(item)}'"
+        elif item is None or isinstance(item, bool | int | float):
+            return json.dumps(item)
+        raise _untranslatable(
+            f"{where}: a list item must be one ${{{{ }}}} expression or a plain value to "
+            "become a state's parameter; give the whole list as one expression",
+            field="with",
+            rule="translatable to Amazon States Language",
+        )
 
     # -- conditions -------------------------------------------------------------------------
 

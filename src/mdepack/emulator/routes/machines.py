@@ -15,6 +15,7 @@ from mdepack.emulator.api import (
     ApiFailure,
     Reply,
     Route,
+    batch_size,
     body_object,
     collection,
     integer,
@@ -150,12 +151,7 @@ def tag_many(emulator: Emulator, *, body: Any, **_: Any) -> Reply:
     ids = body.get("MachineIds")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise ApiFailure(400, "InvalidRequestBody", "MachineIds must be a list of machine ids.")
-    if len(ids) > MAX_BATCH:
-        raise ApiFailure(
-            400,
-            "MaximumBatchSizeExceeded",
-            f"Maximum batch size is {MAX_BATCH} machines; the request has {len(ids)}.",
-        )
+    batch_size(ids, MAX_BATCH, "machines")
     updated = []
     for machine_id in ids:
         machine = emulator.machine(machine_id)
