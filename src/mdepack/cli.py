@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mdepack.errors import InputError, MdepackError
+from mdepack.errors import InputError, MdepackError, internal
 from mdepack.redact import redact
 
 INPUT_HELP = (
@@ -55,15 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the last line of defence: a JSON error, never a secret
-        _print_error(
-            {
-                "error": {
-                    "type": "InternalError",
-                    "message": redact(f"{type(error).__name__}: {error}"),
-                }
-            }
-        )
-        return 1
+        unexpected = internal(error)
+        _print_error(unexpected.to_dict())
+        return unexpected.exit_code
 
 
 def _parser(wants_help: bool = True) -> argparse.ArgumentParser:

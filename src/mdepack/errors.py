@@ -11,7 +11,13 @@ the names are stable.
     │   ├── NotFoundError        404 where "not found" is not an empty result
     │   ├── RateLimitError       429 after retries
     │   └── TransientError       5xx, dropped connection, timeout, truncated body, after retries
-    └── OutputValidationError    the API's answer does not fit the action's output schema (exit 1)
+    ├── OutputValidationError    the API's answer does not fit the action's output schema (exit 1)
+    ├── NotFound                 an HTTP trigger has no such action, playbook or route (404)
+    ├── MethodNotAllowed         an HTTP trigger was called with another method than POST (405)
+    └── InternalError            a bug in the pack, reported as JSON with nothing secret (exit 1)
+
+Each class carries its `exit_code` (CLI) and `http_status` (HTTP triggers); `HTTP_STATUSES` says
+what each status means, for the exports.
 
 Every message passes through :func:`mdepack.redact.redact`, so no secret or token leaves in an error.
 """
@@ -31,6 +37,7 @@ class MdepackError(Exception):
     """Base of every error the pack raises on purpose."""
 
     exit_code = 1
+    http_status = 502
 
     def __init__(self, message: str, **details: Any) -> None:
         self.message = redact(message)
@@ -66,6 +73,7 @@ class InputError(MdepackError):
     """Invalid input: names the field and the rule it breaks. Nothing was sent."""
 
     exit_code = 2
+    http_status = 400
 
     def __init__(self, message: str, *, field: str | None = None, rule: str | None = None) -> None:
         super().__init__(message, field=field, rule=rule)
@@ -106,6 +114,8 @@ class AuthError(ApiError):
 class PermissionDeniedError(ApiError):
     """403: the app registration lacks the role the endpoint needs."""
 
+    http_status = 403
+
 
 class NotFoundError(ApiError):
     """404 where the action treats "not found" as a failure (one machine by id)."""
@@ -114,6 +124,8 @@ class NotFoundError(ApiError):
 class RateLimitError(ApiError):
     """429 after the retry budget was spent."""
 
+    http_status = 429
+
 
 class TransientError(ApiError):
     """A failure that may pass: 5xx, dropped connection, timeout, truncated body."""
@@ -121,6 +133,40 @@ class TransientError(ApiError):
 
 class OutputValidationError(MdepackError):
     """The API's answer does not fit the action's output schema."""
+
+
+class NotFound(MdepackError):
+    """An HTTP trigger was asked for an action, playbook or route it does not have."""
+
+    http_status = 404
+
+
+class MethodNotAllowed(MdepackError):
+    """An HTTP trigger takes POST only."""
+
+    http_status = 405
+
+
+class InternalError(MdepackError):
+    """A bug in the pack: an exception none of the classes above describes."""
+
+    http_status = 500
+
+
+def internal(error: BaseException) -> InternalError:
+    """An unexpected exception as a typed error: its class and text, secrets redacted."""
+    return InternalError(f"{type(error).__name__}: {error}")
+
+
+# What each status a trigger answers means, as the exports describe them.
+HTTP_STATUSES = {
+    400: "Invalid input or a guard refused it (InputError, GuardError); nothing was sent.",
+    403: "The app lacks a role the endpoint needs (PermissionDeniedError).",
+    404: "No such action or playbook (NotFound).",
+    429: "The API's rate limit outlasted the retries (RateLimitError); see Retry-After.",
+    502: "Any other API failure: auth, not found, 5xx, timeouts, odd answers.",
+    500: "A bug in the pack (InternalError).",
+}
 
 
 def _plain(value: Any) -> Any:

@@ -21,8 +21,8 @@ from typing import Any
 
 from mdepack import __version__
 from mdepack import manifest as manifest_module
+from mdepack.errors import HTTP_STATUSES
 from mdepack.exports.schemas import hoisted, schema_hoisted
-from mdepack.triggers.http import STATUSES
 
 TITLE = "mdepack: Defender for Endpoint machine actions"
 DESCRIPTION = (
@@ -138,7 +138,7 @@ def openapi(base_url: str = "https://localhost:7071/api") -> dict[str, Any]:
                 "content": {"application/json": {"schema": {"$ref": prefix + op.response}}},
             }
         }
-        for status, meaning in STATUSES.items():
+        for status, meaning in HTTP_STATUSES.items():
             answer: dict[str, Any] = {
                 "description": meaning,
                 "content": {"application/json": {"schema": {"$ref": prefix + "Error"}}},
@@ -208,7 +208,7 @@ def swagger(host: str = "localhost:7071", notes: list[str] | None = None) -> dic
         responses: dict[str, Any] = {
             "200": {"description": "The output.", "schema": {"$ref": prefix + op.response}}
         }
-        for status, meaning in STATUSES.items():
+        for status, meaning in HTTP_STATUSES.items():
             responses[str(status)] = {"description": meaning, "schema": {"$ref": prefix + "Error"}}
         paths[op.path] = {
             "post": {

@@ -79,7 +79,8 @@ def _is_http(event: dict[str, Any]) -> bool:
 
 
 def _http(event: dict[str, Any], client: Any = None) -> dict[str, Any]:
-    from mdepack.triggers.http import respond
+    from mdepack.errors import MethodNotAllowed, NotFound
+    from mdepack.triggers.http import error_answer, respond
 
     method = event.get("httpMethod") or event.get("requestContext", {}).get("http", {}).get(
         "method", ""
@@ -87,17 +88,11 @@ def _http(event: dict[str, Any], client: Any = None) -> dict[str, Any]:
     path = event.get("rawPath") or event.get("path") or ""
     match = _ROUTE.search(path)
     if match is None:
-        status, headers, body = (
-            404,
-            {"Content-Type": "application/json"},
-            '{"error": {"type": "NotFound", "message": "POST /actions/{action} or /playbooks/{playbook}"}}',
-        )
+        routes = "POST /actions/{action} or /playbooks/{playbook}"
+        status, headers, body = error_answer(NotFound(routes))
     elif str(method).upper() != "POST":
-        status, headers, body = (
-            405,
-            {"Content-Type": "application/json", "Allow": "POST"},
-            '{"error": {"type": "MethodNotAllowed", "message": "use POST"}}',
-        )
+        status, headers, body = error_answer(MethodNotAllowed("use POST"))
+        headers["Allow"] = "POST"
     else:
         raw = event.get("body")
         if raw and event.get("isBase64Encoded"):

@@ -19,31 +19,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mdepack.errors import InputError, MdepackError, PermissionDeniedError, RateLimitError
-from mdepack.redact import redact
+from mdepack.errors import InputError, MdepackError, NotFound, RateLimitError, internal
 
 JSON_HEADERS = {"Content-Type": "application/json"}
-# The error statuses a trigger answers, as the exports describe them.
-STATUSES = {
-    400: "Invalid input or a guard refused it (InputError, GuardError); nothing was sent.",
-    403: "The app lacks a role the endpoint needs (PermissionDeniedError).",
-    404: "No such action or playbook.",
-    429: "The API's rate limit outlasted the retries (RateLimitError); see Retry-After.",
-    502: "Any other API failure: auth, not found, 5xx, timeouts, odd answers.",
-    500: "A bug in the pack (InternalError).",
-}
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def status_for(error: MdepackError) -> int:
-    """The HTTP status a trigger answers for one of the pack's errors."""
-    if isinstance(error, InputError):
-        return 400
-    if isinstance(error, PermissionDeniedError):
-        return 403
-    if isinstance(error, RateLimitError):
-        return 429
-    return 502
 
 
 def resolve(kind: str, name: str, client: Any = None) -> Callable[[Any], Any]:
@@ -87,18 +66,22 @@ def respond(
         try:
             target = resolve(kind, name, client)
         except LookupError:
-            return _error(404, "NotFound", f"no {kind.rstrip('s')} named {name!r}")
+            raise NotFound(f"no {kind.rstrip('s')} named {name!r}") from None
         return 200, dict(JSON_HEADERS), json.dumps(target(_json_body(body)))
     except MdepackError as error:
-        headers = dict(JSON_HEADERS)
-        if isinstance(error, RateLimitError) and error.details.get("retry_after") is not None:
-            headers["Retry-After"] = str(int(error.details["retry_after"] + 0.999))
-        return status_for(error), headers, json.dumps(error.to_dict())
+        return error_answer(error)
     except RecursionError:  # valid JSON too deep for a later walk (validation, defaults)
-        deep = too_deep()
-        return status_for(deep), dict(JSON_HEADERS), json.dumps(deep.to_dict())
+        return error_answer(too_deep())
     except Exception as error:  # a bug: say so in JSON, with nothing secret in it
-        return _error(500, "InternalError", redact(f"{type(error).__name__}: {error}"))
+        return error_answer(internal(error))
+
+
+def error_answer(error: MdepackError) -> tuple[int, dict[str, str], str]:
+    """(status, headers, JSON body) for one of the pack's errors; 429 says when to come back."""
+    headers = dict(JSON_HEADERS)
+    if isinstance(error, RateLimitError) and error.details.get("retry_after") is not None:
+        headers["Retry-After"] = str(int(error.details["retry_after"] + 0.999))
+    return error.http_status, headers, json.dumps(error.to_dict())
 
 
 def _json_body(body: bytes | str | None) -> Any:
@@ -121,7 +104,3 @@ def too_deep() -> InputError:
         field="input",
         rule="JSON nested at most a few hundred levels",
     )
-
-
-def _error(status: int, kind: str, message: str) -> tuple[int, dict[str, str], str]:
-    return status, dict(JSON_HEADERS), json.dumps({"error": {"type": kind, "message": message}})

@@ -34,7 +34,7 @@ from mdepack import __version__
 from mdepack import manifest as manifest_module
 from mdepack.client import ApiClient
 from mdepack.config import Config
-from mdepack.errors import InputError, MdepackError
+from mdepack.errors import InputError, MdepackError, internal
 from mdepack.exports.schemas import bundled
 from mdepack.invoke import invoke, prepare
 from mdepack.manifest import Action
@@ -214,8 +214,7 @@ def server(allow_writes: bool = False, only: Iterable[str] | None = None) -> Ser
         except MdepackError as error:
             return _error(error.to_dict())
         except Exception as error:  # the server stays up; the agent sees what went wrong
-            message = redact(f"{type(error).__name__}: {error}")
-            return _error({"error": {"type": "InternalError", "message": message}})
+            return _error(internal(error).to_dict())
         return _result(output)
 
     writes = (
