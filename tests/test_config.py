@@ -81,8 +81,8 @@ def test_missing_credentials_are_refused(missing: str) -> None:
 
 
 def test_an_access_token_or_managed_identity_needs_no_app_secret() -> None:
-    assert Config.from_env({"MDE_ACCESS_TOKEN": "eyJabc.def.ghi"}).credential_kind == "token"
-    assert Config.from_env({"MDE_MANAGED_IDENTITY": "system"}).credential_kind == "managed_identity"
+    assert Config.from_env({"MDE_ACCESS_TOKEN": "eyJabc.def.ghi"}).access_token == "eyJabc.def.ghi"
+    assert Config.from_env({"MDE_MANAGED_IDENTITY": "system"}).managed_identity == "system"
 
 
 def test_timeout_and_retry_settings() -> None:

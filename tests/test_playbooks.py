@@ -199,3 +199,11 @@ def test_a_skipped_steps_empty_output_is_fresh_each_time() -> None:
     first["count"] = 7
     assert empty_output("tag_machines")["updated"] == []
     assert empty_output("tag_machines")["count"] == 0
+
+
+def test_every_shipped_playbook_is_found_by_its_name() -> None:
+    from mdepack.playbook.document import find, shipped
+
+    for playbook in shipped():
+        assert playbook.name == playbook.path.stem.replace("_", "-")
+        assert find(playbook.name) == playbook.path

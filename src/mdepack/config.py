@@ -100,17 +100,6 @@ class Config:
         """What `requests` gets as `verify=` on every call."""
         return self.ca_bundle or True
 
-    @property
-    def credential_kind(self) -> str:
-        """Which way a token is obtained: token, managed_identity, certificate or secret."""
-        if self.access_token:
-            return "token"
-        if self.managed_identity:
-            return "managed_identity"
-        if self.client_certificate:
-            return "certificate"
-        return "secret"
-
     def with_overrides(self, **changes: object) -> Config:
         """A copy with some settings changed (for example retries off for one call)."""
         return replace(self, **changes)  # type: ignore[arg-type]

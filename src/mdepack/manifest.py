@@ -63,7 +63,6 @@ class Manifest:
     def __init__(self, root: Path, document: dict[str, Any]) -> None:
         self.root = root
         self.document = document
-        self.token_scope: str = document.get("api", {}).get("token_scope", "")
         self.actions: dict[str, Action] = {
             name: _action(name, spec) for name, spec in document["actions"].items()
         }

@@ -36,7 +36,6 @@ class RatePacer:
     _minute: deque[Slot] = field(default_factory=deque)
     _hour: deque[Slot] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    waited: float = 0.0
 
     def acquire(self, on_wait: Callable[[float, str], None] | None = None) -> Slot:
         """Wait until a call may go, take a slot for it, and return the slot.
@@ -64,7 +63,6 @@ class RatePacer:
                 )
             if on_wait is not None:
                 on_wait(wait, budget)
-            self.waited += wait
             self.clock.sleep(wait)
 
     def done(self, slot: Slot) -> None:

@@ -3,7 +3,7 @@
 Verdicts come from `jsonschema_rs` (a compiled validator: checking a 10,000-machine page must
 cost less than parsing it). Only when an instance fails is the reference `jsonschema` library
 asked which rule broke, so an error names the field and the rule in words, using the schema's
-`x-error` text where it has one. tests/test_validation.py proves both agree on a corpus.
+`x-error` text where it has one. tests/test_schemas.py proves both agree on a corpus.
 """
 
 from __future__ import annotations

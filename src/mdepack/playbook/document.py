@@ -120,7 +120,9 @@ def _foreign_references(schema: Any, base: str, where: str = "inputs") -> Iterat
 
 
 def find(name_or_path: str | Path) -> Path:
-    """A playbook file by path, or a shipped playbook by its file name or its `name:`."""
+    """A playbook file by path, or a shipped playbook by its file name, with or without `.yaml`
+    and with dashes for underscores (so a shipped playbook's `name:` finds it too: the pack's
+    test_playbooks checks every `name:` is its file name so spelled)."""
     path = Path(name_or_path)
     if path.is_file():
         return path
