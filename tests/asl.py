@@ -1,7 +1,7 @@
 """A small interpreter for the subset of Amazon States Language (JSONPath) that
 `mdepack export step-functions` writes: Pass, Choice, Task, Fail; Parameters with paths and the
-intrinsics States.JsonMerge, States.Format and States.Array; ResultPath; Retry (without the waits) and Catch.
-It lets the tests run an exported state machine against the emulator with the Lambda handler
+intrinsics States.JsonMerge, States.Format and States.Array; ResultPath; Retry (its waits
+recorded, not slept) and Catch, checked against AWS's own examples in tests/test_asl.py. It lets the tests run an exported state machine against the emulator with the Lambda handler
 in-process, since there is no AWS here."""
 
 from __future__ import annotations
@@ -128,8 +128,14 @@ def matches(rule: dict[str, Any], state: Any) -> bool:
     raise ValueError(f"unsupported rule {rule}")
 
 
-def execute(machine: dict[str, Any], given: Any, task: Callable[[str, Any], Any]) -> Any:
-    """Run the machine on `given`; `task(resource, payload)` runs a Task's function."""
+def execute(
+    machine: dict[str, Any],
+    given: Any,
+    task: Callable[[str, Any], Any],
+    waits: list[float] | None = None,
+) -> Any:
+    """Run the machine on `given`; `task(resource, payload)` runs a Task's function. The retry
+    waits it would make are appended to `waits`."""
     states = machine["States"]
     name, state = machine["StartAt"], given
     for _ in range(1000):
@@ -149,7 +155,7 @@ def execute(machine: dict[str, Any], given: Any, task: Callable[[str, Any], Any]
             state = put(state, spec.get("ResultPath", "$"), result)
         elif kind == "Task":
             payload = parameters(spec.get("Parameters", state), state)
-            caught = _run_task(spec, payload, task)
+            caught = _run_task(spec, payload, task, waits)
             if isinstance(caught, _Caught):
                 state = put(state, caught.result_path, caught.error)
                 name = caught.next
@@ -168,25 +174,56 @@ class _Caught:
         self.error, self.result_path, self.next = error, result_path, next_
 
 
-def _run_task(spec: dict[str, Any], payload: Any, task: Callable[[str, Any], Any]) -> Any:
+def _run_task(
+    spec: dict[str, Any],
+    payload: Any,
+    task: Callable[[str, Any], Any],
+    waits: list[float] | None = None,
+) -> Any:
+    """The task's result, after its retriers; or where its catcher sends the error.
+
+    As AWS evaluates them: the first retrier whose ErrorEquals matches the error is the one that
+    applies; once its MaxAttempts are spent the error goes to Catch (a later retrier that also
+    matches is not asked). Each retrier counts its own attempts, and its n-th wait is
+    IntervalSeconds (default 1) x BackoffRate (default 2) ** (n - 1), capped by MaxDelaySeconds;
+    the waits are recorded in `waits`, not slept.
+    """
     attempts: dict[int, int] = {}
     while True:
         try:
             return task(spec["Resource"], payload)
         except Exception as error:
             name = type(error).__name__
-            for index, retrier in enumerate(spec.get("Retry", [])):
-                if name in retrier["ErrorEquals"] or "States.ALL" in retrier["ErrorEquals"]:
-                    attempts[index] = attempts.get(index, 0) + 1
-                    if attempts[index] <= retrier.get("MaxAttempts", 3):
-                        break
-            else:
-                cause = json.dumps({"errorType": name, "errorMessage": str(error)})
-                for catcher in spec.get("Catch", []):
-                    if name in catcher["ErrorEquals"] or "States.ALL" in catcher["ErrorEquals"]:
-                        return _Caught(
-                            {"Error": name, "Cause": cause},
-                            catcher.get("ResultPath", "$"),
-                            catcher["Next"],
-                        )
-                raise
+            matching = next(
+                (
+                    (index, retrier)
+                    for index, retrier in enumerate(spec.get("Retry", []))
+                    if _matches(retrier, name)
+                ),
+                None,
+            )
+            if matching is not None:
+                index, retrier = matching
+                attempts[index] = attempts.get(index, 0) + 1
+                if attempts[index] <= retrier.get("MaxAttempts", 3):
+                    wait = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** (
+                        attempts[index] - 1
+                    )
+                    if "MaxDelaySeconds" in retrier:
+                        wait = min(wait, retrier["MaxDelaySeconds"])
+                    if waits is not None:
+                        waits.append(wait)
+                    continue
+            cause = json.dumps({"errorType": name, "errorMessage": str(error)})
+            for catcher in spec.get("Catch", []):
+                if _matches(catcher, name):
+                    return _Caught(
+                        {"Error": name, "Cause": cause},
+                        catcher.get("ResultPath", "$"),
+                        catcher["Next"],
+                    )
+            raise
+
+
+def _matches(rule: dict[str, Any], name: str) -> bool:
+    return name in rule["ErrorEquals"] or "States.ALL" in rule["ErrorEquals"]
