@@ -91,6 +91,35 @@ def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = N
     return CliResult(process.returncode, process.stdout, process.stderr)
 
 
+def run_cli_on_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[CliResult, str]:
+    """Run `python -m mdepack` with stderr on a pseudo-terminal (stdout a pipe); the result and
+    everything the terminal showed."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.run(
+        [sys.executable, "-m", "mdepack", *args],
+        env=user_env(env),
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal's other end is closed and drained
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    return CliResult(process.returncode, process.stdout, ""), shown.decode()
+
+
 @pytest.fixture
 def api_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)

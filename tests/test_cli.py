@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CliResult, run_cli, user_env
+from conftest import CliResult, run_cli, run_cli_on_terminal
 
 from mdepack.emulator import Emulator
 
@@ -171,24 +171,8 @@ def test_no_secret_or_token_reaches_output_on_any_path(live: Emulator) -> None:
 
 
 def test_a_listing_shows_progress_when_stderr_is_a_terminal(live: Emulator) -> None:
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    primary, secondary = pty.openpty()
-    process = subprocess.run(
-        [sys.executable, "-m", "mdepack", "run", "list_machines", "--input", "{}"],
-        env=user_env(live.env()),
-        stdout=subprocess.PIPE,
-        stderr=secondary,
-        timeout=60,
-        check=False,
-    )
-    os.close(secondary)
-    shown = os.read(primary, 4096).decode()
-    os.close(primary)
-    assert process.returncode == 0
+    process, shown = run_cli_on_terminal("run", "list_machines", "--input", "{}", env=live.env())
+    assert process.code == 0
     assert "\r40 machines, 1 API calls" in shown
     assert json.loads(process.stdout)["count"] == 40
 

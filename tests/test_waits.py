@@ -3,12 +3,7 @@ own word) and for how long; on a terminal the CLI prints it once per wait on std
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
-import sys
-
-from conftest import make_client, user_env
+from conftest import make_client, run_cli_on_terminal
 
 from mdepack.clock import ManualClock
 from mdepack.emulator import Emulator
@@ -36,25 +31,9 @@ def test_a_wait_the_api_asked_for_is_told(emulator: Emulator, clock: ManualClock
 
 def test_the_cli_says_it_on_a_terminal(emulator: Emulator) -> None:
     emulator.add_fault(path="/api/machines/", status=429, retry_after="1")
-    leader, follower = pty.openpty()
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mdepack",
-            "run",
-            "get_machine",
-            "--input",
-            f'{{"machine_id": "{emulator.fleet.machines[0]["id"]}"}}',
-        ],
-        env=user_env(emulator.env()),
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        timeout=60,
-        check=False,
+    request = f'{{"machine_id": "{emulator.fleet.machines[0]["id"]}"}}'
+    process, said = run_cli_on_terminal(
+        "run", "get_machine", "--input", request, env=emulator.env()
     )
-    os.close(follower)
-    said = os.read(leader, 65536).decode()
-    os.close(leader)
-    assert process.returncode == 0
+    assert process.code == 0
     assert "waiting" in said and "waiting 1 s before trying again (RateLimitError 429)" in said
