@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mdepack import manifest, validation
+from mdepack import manifest, schemas, validation
 from mdepack.paths import placeholders
 
 PACK = manifest.load()
@@ -64,11 +64,11 @@ def test_every_schema_file_is_valid_and_every_ref_resolves() -> None:
     for relative in PACK.schema_files():
         schema = PACK.schema(relative)
         jsonschema.Draft202012Validator.check_schema(schema)
-        base = validation.uri(relative)
+        base = schemas.uri(relative)
         for ref in re.findall(r'"\$ref": "([^"]+)"', json.dumps(schema)):
-            from mdepack.playbook.types import deref
+            from mdepack.schemas import inline
 
-            resolved = deref({"$ref": ref}, base)
+            resolved = inline({"$ref": ref}, base)
             assert resolved, f"{relative}: {ref} resolves to nothing"
 
 

@@ -18,7 +18,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from mdepack import manifest
 from mdepack.emulator import Emulator
-from mdepack.exports.schemas import bundled
+from mdepack.schemas import bundled
 
 pytestmark = pytest.mark.slow
 Session = Callable[[ClientSession], Awaitable[Any]]

@@ -12,7 +12,7 @@ from conftest import load_fixture
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from mdepack import validation
+from mdepack import schemas, validation
 from mdepack.emulator import fleet
 from mdepack.errors import OutputValidationError
 
@@ -69,12 +69,12 @@ def test_output_is_strict_where_a_later_step_relies_on_it(
 
 
 def _reference_validator(relative: str) -> jsonschema.Draft202012Validator:
-    schemas = validation.schema_set()
+    pack = validation.schema_set()
     registry = Registry().with_resources(
         (uri, Resource.from_contents(doc, default_specification=DRAFT202012))
-        for uri, doc in schemas.resources
+        for uri, doc in pack.resources
     )
-    return jsonschema.Draft202012Validator({"$ref": validation.uri(relative)}, registry=registry)
+    return jsonschema.Draft202012Validator({"$ref": schemas.uri(relative)}, registry=registry)
 
 
 def _corpus() -> list[tuple[str, Any]]:

@@ -335,8 +335,7 @@ def _actions(args: argparse.Namespace) -> int:
 
 def _describe(args: argparse.Namespace) -> int:
     from mdepack import manifest
-    from mdepack.playbook.types import deref
-    from mdepack.validation import uri
+    from mdepack.schemas import inlined
 
     pack = manifest.load()
     action = pack.action(args.action)
@@ -350,8 +349,8 @@ def _describe(args: argparse.Namespace) -> int:
             "side_effects": action.side_effects,
             "example": action.example,
             # $refs inlined, so the rules of shared types (tag, sha1, ...) are there to read.
-            "input": deref(pack.schema(action.input), uri(action.input)),
-            "output": deref(pack.schema(action.output), uri(action.output)),
+            "input": inlined(action.input),
+            "output": inlined(action.output),
         },
         args,
     )

@@ -12,37 +12,15 @@ import functools
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urldefrag, urljoin
 
 import jsonschema_rs
 
 from mdepack import manifest as manifest_module
+from mdepack import schemas
 from mdepack.errors import InputError, MdepackError, OutputValidationError
+from mdepack.schemas import BASE_URI, never_fetch, uri
 
-BASE_URI = "https://mdepack.invalid/"
 _EXPLAIN_AT_MOST = 20  # failures looked at to word an error
-
-
-def pointer_parts(target: str) -> tuple[str, list[str]]:
-    """(document URI, JSON-pointer parts unescaped) of a pack URI such as
-    `https://mdepack.invalid/schemas/common.json#/$defs/sha1`."""
-    document, pointer = urldefrag(target)
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/") if p]
-    return document, parts
-
-
-def resolve(target: str) -> Any:
-    """The schema node a pack URI with a pointer names (KeyError when there is none)."""
-    document, parts = pointer_parts(target)
-    node: Any = manifest_module.load().schema(document.removeprefix(BASE_URI))
-    for part in parts:
-        node = node[part]
-    return node
-
-
-def uri(relative: str) -> str:
-    """The identifier a pack file's schema is known by (its path under a fixed base)."""
-    return BASE_URI + relative
 
 
 class SchemaSet:
@@ -50,8 +28,8 @@ class SchemaSet:
 
     def __init__(self, manifest: manifest_module.Manifest) -> None:
         self.manifest = manifest
-        self.resources = [(uri(p), manifest.schema(p)) for p in manifest.schema_files()]
-        self.registry = jsonschema_rs.Registry(self.resources, retriever=_never_fetch)
+        self.resources = list(schemas.resources())
+        self.registry = schemas.compiled_registry()
 
     def validator(self, relative: str) -> Validator:
         """A compiled validator for a pack schema file."""
@@ -72,7 +50,7 @@ class Validator:
         self.schema = schema
         self.base_uri = base_uri
         self._compiled = jsonschema_rs.Draft202012Validator(
-            schema, registry=schemas.registry, base_uri=base_uri, retriever=_never_fetch
+            schema, registry=schemas.registry, base_uri=base_uri, retriever=never_fetch
         )
 
     def is_valid(self, instance: Any) -> bool:
@@ -104,16 +82,12 @@ class Validator:
         where the failure is an item of a list, the count of bad items is added (a compiled check).
         """
         import jsonschema
-        from referencing import Registry, Resource
+        from referencing import Resource
         from referencing.jsonschema import DRAFT202012
 
-        resources = [
-            (key, Resource.from_contents(doc, default_specification=DRAFT202012))
-            for key, doc in [*self.schemas.resources, (self.base_uri, self.schema)]
-        ]
-        validator = jsonschema.Draft202012Validator(
-            {"$ref": self.base_uri}, registry=Registry().with_resources(resources)
-        )
+        own = Resource.from_contents(self.schema, default_specification=DRAFT202012)
+        registry = schemas.reference_registry().with_resource(self.base_uri, own)
+        validator = jsonschema.Draft202012Validator({"$ref": self.base_uri}, registry=registry)
         found = list(itertools.islice(validator.iter_errors(instance), _EXPLAIN_AT_MOST))
         error = _first_alike(found, jsonschema.exceptions.best_match(found))
         if error is None:  # the two libraries disagree; say what the compiled one saw
@@ -135,7 +109,7 @@ class Validator:
         if not isinstance(items, list) or base is None:
             return None
         check = jsonschema_rs.Draft202012Validator(
-            error.schema, registry=self.schemas.registry, base_uri=base, retriever=_never_fetch
+            error.schema, registry=self.schemas.registry, base_uri=base, retriever=never_fetch
         )
         return sum(1 for item in items if not check.is_valid(item)), len(items)
 
@@ -158,12 +132,6 @@ def action_validator(action: str, kind: str) -> Validator:
     """The compiled input or output validator of an action, built once per process."""
     spec = manifest_module.load().action(action)
     return schema_set().validator(spec.input if kind == "input" else spec.output)
-
-
-def _never_fetch(uri: str) -> Any:
-    # Every schema the pack validates with is registered up front; a reference to anything else
-    # (http://, file://) is an error, never a request or a file read.
-    raise ValueError(f"{uri} is not one of the pack's schemas and is never fetched")
 
 
 def apply_defaults(
@@ -192,11 +160,11 @@ def _default_of(prop: Any, base: str) -> tuple[Any] | None:
         return None
     if "default" in prop:
         return (prop["default"],)
-    ref = prop.get("$ref")
-    if not isinstance(ref, str) or ref.startswith("#"):
+    followed = schemas.follow(prop, uri(base))
+    if followed is None:
         return None
-    target = urljoin(uri(base), ref)
-    return _default_of(resolve(target), urldefrag(target)[0].removeprefix(BASE_URI))
+    target, document = followed
+    return _default_of(target, document.removeprefix(BASE_URI))
 
 
 def _describe(error: Any) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from typing import Any
 from mdepack import __version__
 from mdepack import manifest as manifest_module
 from mdepack.errors import HTTP_STATUSES
-from mdepack.exports.schemas import hoisted, schema_hoisted
+from mdepack.schemas import hoisted, schema_hoisted
 
 TITLE = "mdepack: Defender for Endpoint machine actions"
 DESCRIPTION = (

@@ -17,7 +17,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from mdepack import manifest as manifest_module
-from mdepack import validation
+from mdepack import schemas, validation
 from mdepack.errors import InputError
 from mdepack.machines import unknown_fields
 from mdepack.playbook import document, types
@@ -80,7 +80,7 @@ class _Checker:
         self.pack = manifest_module.load()
         self.problems: list[Problem] = []
         inputs = playbook.document.get("inputs") or {"type": "object", "properties": {}}
-        self.inputs_type = types.deref(inputs, playbook.base_uri)
+        self.inputs_type = schemas.inline(inputs, playbook.base_uri)
         self.outputs: dict[str, types.Schema] = {}
         self.roots: dict[str, types.Schema] = {}
 
@@ -155,7 +155,7 @@ class _Checker:
         if guarded:
             for path, expression, _ in document.expressions(step["if"], (*at, "if")):
                 self.type_of(expression, later, path, step_id, None)
-        schema = types.deref(self.pack.schema(action.input), validation.uri(action.input))
+        schema = schemas.inlined(action.input)
         properties = schema.get("properties", {})
         given = step.get("with") or {}
         for name in given:
@@ -183,7 +183,7 @@ class _Checker:
                     step_id,
                     guarded,
                 )
-        output = types.deref(self.pack.schema(action.output), validation.uri(action.output))
+        output = schemas.inlined(action.output)
         fields = given.get("fields")
         if isinstance(fields, list) and all(isinstance(f, str) for f in fields):
             for name, close in unknown_fields(fields):
@@ -211,8 +211,8 @@ class _Checker:
         found = list(document.expressions(value, path))
         if not found:
             literal = validation.schema_set().inline(
-                {"$ref": validation.uri(action.input) + "#/properties/" + name},
-                validation.uri(f"playbooks/literal-{name}.json"),
+                {"$ref": schemas.uri(action.input) + "#/properties/" + name},
+                schemas.uri(f"playbooks/literal-{name}.json"),
             )
             if not literal.is_valid(value):
                 _, rule = literal.explain(value)

@@ -9,12 +9,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urldefrag, urljoin
 
 import yaml
 
 from mdepack import manifest as manifest_module
-from mdepack import validation
+from mdepack import schemas, validation
 from mdepack.errors import InputError
 
 WHOLE = re.compile(r"^\s*\$\{\{\s*(.*?)\s*\}\}\s*$", re.S)
@@ -48,7 +47,7 @@ class Playbook:
     @property
     def base_uri(self) -> str:
         """The URI its inputs schema's relative `$ref`s resolve against (the pack's playbooks/)."""
-        return validation.uri(self.relative)
+        return schemas.uri(self.relative)
 
     def line(self, *path: str | int) -> int | None:
         """The line of the value at `path`, or of its nearest parent."""
@@ -80,7 +79,8 @@ def load(path: Path) -> Playbook:
     if not schema.is_valid(document):
         where, rule = schema.explain(document)
         raise _at(playbook, where, rule)
-    for where, rule in _foreign_references(playbook.document.get("inputs"), playbook.base_uri):
+    inputs = playbook.document.get("inputs")
+    for where, rule in schemas.foreign_references(inputs, playbook.base_uri, "inputs"):
         raise _at(playbook, where, rule)
     return playbook
 
@@ -91,32 +91,6 @@ def _at(playbook: Playbook, where: str, rule: str) -> InputError:
     return InputError(
         f"{playbook.path}{at}: {where or 'playbook'}: {rule}", field=where or "playbook", rule=rule
     )
-
-
-def _foreign_references(schema: Any, base: str, where: str = "inputs") -> Iterator[tuple[str, str]]:
-    """(path, rule) for each `$ref` that leaves the pack's own schemas: it is never fetched."""
-    if isinstance(schema, list):
-        for index, item in enumerate(schema):
-            yield from _foreign_references(item, base, f"{where}[{index}]")
-        return
-    if not isinstance(schema, dict):
-        return
-    for key in ("$id", "$dynamicRef"):
-        if key in schema:
-            yield f"{where}.{key}", f"{key} is not allowed in a playbook's inputs"
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and not ref.startswith("#"):
-        target = urldefrag(urljoin(base, ref))[0]
-        relative = target.removeprefix(validation.BASE_URI)
-        if target == relative or relative not in manifest_module.load().schema_files():
-            yield (
-                f"{where}.$ref",
-                f"{ref!r} is not one of the pack's schemas (../schemas/*.json); "
-                "other references are never fetched",
-            )
-    for key, value in schema.items():
-        if key not in ("$ref", "enum", "const", "default", "examples"):
-            yield from _foreign_references(value, base, f"{where}.{key}")
 
 
 def find(name_or_path: str | Path) -> Path:

@@ -9,8 +9,7 @@ import functools
 from typing import Any
 
 from mdepack import manifest as manifest_module
-from mdepack import validation
-from mdepack.playbook import types
+from mdepack import schemas
 
 
 def empty_output(action: str) -> Any:
@@ -22,7 +21,7 @@ def empty_output(action: str) -> Any:
 @functools.cache
 def _empty_output(action: str) -> Any:
     spec = manifest_module.load().action(action)
-    schema = types.deref(manifest_module.load().schema(spec.output), validation.uri(spec.output))
+    schema = schemas.inlined(spec.output)
     return empty(schema)
 
 

@@ -7,12 +7,8 @@ know, it says so in a note rather than guessing.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urldefrag, urljoin
-
-from mdepack import validation
 
 Schema = dict[str, Any]
 UNKNOWN: Schema = {}
@@ -29,25 +25,6 @@ class Context:
     """What typing one expression learned beyond its type."""
 
     notes: list[str] = field(default_factory=list)
-
-
-def deref(schema: Any, base: str, seen: tuple[str, ...] = ()) -> Any:
-    """The schema with every `$ref` into the pack's schemas inlined (siblings kept)."""
-    if isinstance(schema, list):
-        return [deref(item, base, seen) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    result = {key: deref(value, base, seen) for key, value in schema.items() if key != "$ref"}
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        target_uri = urljoin(base, ref)
-        if target_uri in seen:
-            return result  # a recursive schema: stop at the second visit
-        target = validation.resolve(target_uri)
-        document_uri = urldefrag(target_uri)[0]
-        resolved = deref(copy.deepcopy(target), document_uri, (*seen, target_uri))
-        result = {**resolved, **result}
-    return result
 
 
 def narrow(schema: Any, keep: list[str], why: str) -> Any:

@@ -19,7 +19,6 @@ Needs the `mcp` extra: `pip install "mdepack[mcp]"`.
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 from collections.abc import Iterable
@@ -35,12 +34,10 @@ from mdepack import manifest as manifest_module
 from mdepack.client import ApiClient
 from mdepack.config import Config
 from mdepack.errors import InputError, MdepackError, internal
-from mdepack.exports.schemas import bundled
 from mdepack.invoke import invoke, prepare
 from mdepack.manifest import Action
-from mdepack.playbook.types import deref
 from mdepack.redact import redact
-from mdepack.validation import uri
+from mdepack.schemas import bundled, inlined
 
 AGENT_CEILING = 10  # machines one agent call may touch when the operator set no ceiling
 PAGE, PAGE_CAP = 50, 1000  # items a collection tool answers by default, and at most
@@ -90,8 +87,7 @@ def tools(allow_writes: bool = False, only: Iterable[str] | None = None) -> list
 
 
 def _tool(action: Action) -> types.Tool:
-    pack = manifest_module.load()
-    inputs = deref(copy.deepcopy(pack.schema(action.input)), uri(action.input))
+    inputs = inlined(action.input)
     inputs.pop("$defs", None)
     outputs = bundled(action.output)
     key = _page_key(action)
@@ -127,8 +123,7 @@ def _page_key(action: Action) -> str | None:
     """The list a read's answer carries beside its `count` (machines, actions), if any."""
     if action.writes:
         return None
-    pack = manifest_module.load()
-    schema = deref(pack.schema(action.output), uri(action.output))
+    schema = inlined(action.output)
     properties = schema.get("properties", {})
     required = schema.get("required", [])
     lists = [k for k in required if properties.get(k, {}).get("type") == "array"]
