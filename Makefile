@@ -30,6 +30,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 $(ASL_VALIDATOR): | $(DEV_STAMP)
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/node asl-validator@4.0.0
