@@ -1,0 +1,132 @@
+"""`mdepack actions`, `mdepack describe ACTION` and `mdepack run ACTION --input JSON`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from mdepack.cli.inputs import INPUT_HELP, read_json_argument
+from mdepack.cli.output import EXIT_NOT_DONE, print_json, style_options, terminal_client
+
+
+def register(commands: Any, wants_help: bool) -> None:
+    """Add the three commands to the top-level subparsers."""
+    listed = commands.add_parser("actions", help="list the actions", parents=[style_options()])
+    listed.add_argument("--json", action="store_true", help="as JSON")
+    listed.set_defaults(command=list_actions)
+
+    describe_ = commands.add_parser(
+        "describe", help="an action's input and output schema", parents=[style_options()]
+    )
+    describe_.add_argument("action", help="an action's name (see `mdepack actions`)")
+    describe_.set_defaults(command=describe)
+
+    run_ = commands.add_parser(
+        "run",
+        help="run an action",
+        parents=[style_options()],
+        epilog=_run_epilog() if wants_help else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run_.add_argument("action", help="the action to run (listed below)")
+    run_.add_argument("--input", default="{}", help=INPUT_HELP)
+    run_.add_argument("--jsonl", action="store_true", help="stream machines, one JSON line each")
+    run_.add_argument("--no-retries", action="store_true", help="one attempt per call")
+    run_.set_defaults(command=run)
+
+
+def list_actions(args: argparse.Namespace) -> int:
+    """The manifest's actions, a line each or as JSON."""
+    from mdepack import manifest
+
+    pack = manifest.load()
+    if args.json:
+        print_json(
+            [
+                {
+                    "name": a.name,
+                    "description": a.description,
+                    "side_effects": a.side_effects,
+                    "permission": a.permission,
+                    "tracking_permission": a.tracking_permission,
+                }
+                for a in pack.actions.values()
+            ],
+            args,
+        )
+        return 0
+    width = max(len(name) for name in pack.actions)
+    for action in pack.actions.values():
+        sys.stdout.write(
+            f"{action.name:<{width}}  {action.side_effects:<5}  {action.description}\n"
+        )
+    return 0
+
+
+def describe(args: argparse.Namespace) -> int:
+    """One action's endpoint, permissions, example and schemas."""
+    from mdepack import manifest
+    from mdepack.schemas import inlined
+
+    action = manifest.load().action(args.action)
+    print_json(
+        {
+            "name": action.name,
+            "description": action.description,
+            "http": {"method": action.method, "path": action.path},
+            "permission": action.permission,
+            "tracking_permission": action.tracking_permission,
+            "side_effects": action.side_effects,
+            "example": action.example,
+            # $refs inlined, so the rules of shared types (tag, sha1, ...) are there to read.
+            "input": inlined(action.input),
+            "output": inlined(action.output),
+        },
+        args,
+    )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one action; exit 3 when a write reports items not done."""
+    from mdepack.bulk import not_done
+    from mdepack.invoke import invoke, prepare
+
+    inputs = read_json_argument(args.input)
+    client = None
+    show_progress = sys.stderr.isatty()
+    if args.no_retries or show_progress:
+        prepare(args.action, inputs)  # bad input is refused before any configuration is read
+        client = terminal_client(no_retries=args.no_retries)
+    if args.jsonl:
+        from mdepack.stream import stream_machines
+
+        for line in stream_machines(args.action, inputs, client=client):
+            sys.stdout.write(line)
+    else:
+        output = invoke(args.action, inputs, client=client)
+        print_json(output, args)
+        if not_done(output):
+            return EXIT_NOT_DONE
+    if client is not None and client.progress is not None and client.calls:
+        sys.stderr.write("\n")
+    return 0
+
+
+def _run_epilog() -> str:
+    """The actions and one example, read from the manifest when help is asked for."""
+    from mdepack import manifest
+
+    pack = manifest.load()
+    lines = [
+        f"  {a.name:<31} {a.side_effects:<5}  {a.description[:70]}" for a in pack.actions.values()
+    ]
+    example = json.dumps(pack.action("get_file_machines").example)
+    return (
+        "actions:\n"
+        + "\n".join(lines)
+        + f"\n\nexample:\n  mdepack run get_file_machines --input '{example}'\n"
+        "  mdepack describe ACTION shows an action's inputs and outputs."
+    )
