@@ -11,6 +11,8 @@ import jsonschema
 import pytest
 
 from mdepack import manifest, schemas, validation
+from mdepack.client import ApiClient
+from mdepack.emulator import Emulator
 from mdepack.paths import placeholders
 
 PACK = manifest.load()
@@ -128,3 +130,24 @@ def test_unknown_action_is_refused_naming_the_known_ones() -> None:
 def test_pack_root_is_the_checkout_here() -> None:
     assert (manifest.pack_root() / "manifest.yaml").is_file()
     assert not (Path(manifest.__file__).parent / "actions").exists()
+
+
+def test_an_action_is_resolved_once_per_process(
+    emulator: Emulator, client: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mdepack.invoke import invoke, prepared
+
+    machine = emulator.fleet.machines[0]["id"]
+    invoke("get_machine", {"machine_id": machine}, client=client)  # resolved here, once
+    looked_up: list[str] = []
+    real = manifest.Manifest.action
+
+    def counting(self: manifest.Manifest, name: str) -> manifest.Action:
+        looked_up.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(manifest.Manifest, "action", counting)
+    for _ in range(3):
+        invoke("get_machine", {"machine_id": machine}, client=client)
+    assert looked_up == []  # nothing downstream takes the name again
+    assert prepared("get_machine") is prepared("get_machine")

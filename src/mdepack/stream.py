@@ -9,26 +9,21 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from mdepack import manifest as manifest_module
-from mdepack import validation
-from mdepack.api import ActionApi
 from mdepack.client import ApiClient
 from mdepack.config import Config
-from mdepack.invoke import invoke, prepare
+from mdepack.invoke import prepared
 
 
 def stream_machines(name: str, inputs: Any, *, client: ApiClient | None = None) -> Iterator[str]:
     """JSON lines, one machine each, for a collection action (any other: its output, one line)."""
-    pack = manifest_module.load()
-    prepared = prepare(name, inputs)
-    streamer = pack.streamer(name)
+    action = prepared(name)
+    ready = action.inputs(inputs)
     client = client or ApiClient(Config.from_env())
-    if streamer is None:
-        output = invoke(name, inputs, client=client)
+    if action.stream is None:
+        output = action.call(ready, client)
         for machine in output.get("machines", [output]):
             yield json.dumps(machine) + "\n"
         return
-    checker = validation.action_validator(name, "output")
-    for page in streamer(prepared, ActionApi(client, pack.action(name))):
-        checker.check_output({"machines": page, "count": len(page)}, name)
+    for page in action.stream(ready, action.api(client)):
+        action.output.check_output({"machines": page, "count": len(page)}, name)
         yield "".join(json.dumps(machine) + "\n" for machine in page)
