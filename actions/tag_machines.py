@@ -8,7 +8,8 @@ write. The answer's shape is undocumented, so every id ends in exactly one list:
 - `not_found`: the answer is a machine list that omits it;
 - `unconfirmed`: it was sent and the answer does not say (an empty or non-list answer, or a
   failure after which the write may have gone in);
-- `not_applied`: never sent, or refused by the API.
+- `not_sent`: never sent, or refused by the API (the run stopped there), the word every bulk
+  write uses.
 
 A failure after retries stops the run and raises the error carrying all four lists.
 """
@@ -22,7 +23,7 @@ from mdepack.api import ActionApi
 from mdepack.errors import ApiError
 
 BATCH = 500
-OUTCOMES = ("updated", "not_found", "unconfirmed", "not_applied")
+OUTCOMES = ("updated", "not_found", "unconfirmed", "not_sent")
 
 
 def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
@@ -39,8 +40,8 @@ def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
         try:
             answer = api.post(body)
         except ApiError as error:
-            outcome["unconfirmed" if bulk.may_have_applied(error) else "not_applied"] += batch
-            outcome["not_applied"] += [i for later in batches[number + 1 :] for i in later]
+            outcome["unconfirmed" if bulk.may_have_applied(error) else "not_sent"] += batch
+            outcome["not_sent"] += [i for later in batches[number + 1 :] for i in later]
             raise error.with_context(suffix=_summary(outcome, len(ids)), **outcome) from None
         _record(outcome, batch, answer)
     count = len(outcome["updated"])
@@ -61,5 +62,5 @@ def _summary(outcome: dict[str, list[str]], total: int) -> str:
     return (
         f"; of {total} machines: {len(outcome['updated'])} updated, "
         f"{len(outcome['not_found'])} not found, {len(outcome['unconfirmed'])} unconfirmed "
-        f"(sent, outcome unknown), {len(outcome['not_applied'])} not applied"
+        f"(sent, outcome unknown), {len(outcome['not_sent'])} not sent"
     )

@@ -381,12 +381,12 @@ def test_an_answer_that_is_not_a_machine_list_is_unconfirmed_and_later_batches_a
     result = _tag(make_client(fleet_1500, clock), ids)
     assert result["updated"] == ids[:500] + ids[1000:]
     assert result["unconfirmed"] == ids[500:1000]
-    assert result["not_found"] == [] and result["not_applied"] == []
+    assert result["not_found"] == [] and result["not_sent"] == []
     assert len(fleet_1500.calls(TAG_PATH)) == 3
     assert all("ir" in fleet_1500.machine(i)["machineTags"] for i in ids)  # type: ignore[index]
 
 
-def test_a_connection_dropped_after_the_write_is_unconfirmed_not_not_applied(
+def test_a_connection_dropped_after_the_write_is_unconfirmed_not_not_sent(
     fleet_1500: Emulator, clock: ManualClock
 ) -> None:
     ids = [m["id"] for m in fleet_1500.fleet.machines[:1500]]
@@ -396,7 +396,7 @@ def test_a_connection_dropped_after_the_write_is_unconfirmed_not_not_applied(
     details = caught.value.details
     assert details["updated"] == ids[:500]
     assert details["unconfirmed"] == ids[500:1000]  # the server did apply them
-    assert details["not_applied"] == ids[1000:]
+    assert details["not_sent"] == ids[1000:]
     assert details["not_found"] == []
     assert "ir" in fleet_1500.machine(ids[700])["machineTags"]  # type: ignore[index]
     assert "500 unconfirmed" in str(caught.value)
@@ -411,12 +411,12 @@ def _refused_after_one_batch(emulator: Emulator, clock: ManualClock) -> tuple[li
     return ids, caught
 
 
-def test_a_refused_batch_is_not_applied_and_the_error_carries_all_four_lists(
+def test_a_refused_batch_is_not_sent_and_the_error_carries_all_four_lists(
     fleet_1500: Emulator, clock: ManualClock
 ) -> None:
     ids, caught = _refused_after_one_batch(fleet_1500, clock)
     body = caught.value.to_dict()["error"]
-    assert (body["updated"], body["not_applied"]) == (ids[:500], ids[500:])
+    assert (body["updated"], body["not_sent"]) == (ids[:500], ids[500:])
     assert body["unconfirmed"] == [] and body["not_found"] == []
 
 

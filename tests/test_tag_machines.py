@@ -38,7 +38,7 @@ def test_duplicates_are_sent_once_with_the_pascal_case_body(
         "updated": ids,
         "not_found": [],
         "unconfirmed": [],
-        "not_applied": [],
+        "not_sent": [],
         "count": 3,
         "dry_run": False,
         "calls": 1,
@@ -151,12 +151,12 @@ def test_a_failed_batch_says_what_was_and_was_not_applied(clock: ManualClock) ->
             )
         details = caught.value.details
         assert details["updated"] == ids[:500]
-        assert details["not_applied"] == ids[500:]  # a 503 is a refusal: nothing went in
+        assert details["not_sent"] == ids[500:]  # a 503 is a refusal: nothing went in
         assert details["unconfirmed"] == [] and details["not_found"] == []
         assert details["attempts"] == 4
         assert (
             "of 1100 machines: 500 updated" in caught.value.message
-            and "600 not applied" in caught.value.message
+            and "600 not sent" in caught.value.message
         )
         assert all("t" in emulator.machine(i)["machineTags"] for i in ids[:500])  # type: ignore[index]
         assert not any("t" in emulator.machine(i)["machineTags"] for i in ids[500:])  # type: ignore[index]
@@ -173,7 +173,7 @@ def test_20000_ids_each_end_in_exactly_one_list(clock: ManualClock) -> None:
             {"machine_ids": ids, "tag": "bulk", "action": "Add", "max_machines": 20_000},
             client=make_client(emulator, clock, **env),
         )
-    lists = [result[name] for name in ("updated", "not_found", "unconfirmed", "not_applied")]
+    lists = [result[name] for name in ("updated", "not_found", "unconfirmed", "not_sent")]
     assert sorted(i for ids_ in lists for i in ids_) == sorted(ids)  # each id exactly once
     assert result["updated"] == known and result["not_found"] == unknown
     assert result["count"] == 15_000 and result["calls"] == 40
