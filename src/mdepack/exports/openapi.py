@@ -128,43 +128,7 @@ def operations(prefix: str, definitions: dict[str, Any]) -> Iterator[Operation]:
 
 def openapi(base_url: str = "https://localhost:7071/api") -> dict[str, Any]:
     """The OpenAPI 3.1 document of the HTTP trigger."""
-    prefix = "#/components/schemas/"
-    definitions: dict[str, Any] = {}
-    paths: dict[str, Any] = {}
-    for op in operations(prefix, definitions):
-        responses: dict[str, Any] = {
-            "200": {
-                "description": "The output.",
-                "content": {"application/json": {"schema": {"$ref": prefix + op.response}}},
-            }
-        }
-        for status, meaning in HTTP_STATUSES.items():
-            answer: dict[str, Any] = {
-                "description": meaning,
-                "content": {"application/json": {"schema": {"$ref": prefix + "Error"}}},
-            }
-            if status == 429:
-                answer["headers"] = {
-                    "Retry-After": {
-                        "description": "Seconds to wait.",
-                        "schema": {"type": "integer"},
-                    }
-                }
-            responses[str(status)] = answer
-        paths[op.path] = {
-            "post": {
-                "operationId": op.operation_id,
-                "summary": op.summary,
-                "description": op.description,
-                "tags": ["writes" if op.writes else "reads"],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": prefix + op.request}}},
-                },
-                "responses": responses,
-            }
-        }
-    definitions["Error"] = ERROR_SCHEMA
+    paths, definitions = _paths("#/components/schemas/", swagger=False)
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -201,35 +165,7 @@ def openapi(base_url: str = "https://localhost:7071/api") -> dict[str, Any]:
 def swagger(host: str = "localhost:7071", notes: list[str] | None = None) -> dict[str, Any]:
     """The Swagger 2.0 custom connector; what 2.0 cannot say is appended to `notes`."""
     said = notes if notes is not None else []
-    prefix = "#/definitions/"
-    definitions: dict[str, Any] = {}
-    paths: dict[str, Any] = {}
-    for op in operations(prefix, definitions):
-        responses: dict[str, Any] = {
-            "200": {"description": "The output.", "schema": {"$ref": prefix + op.response}}
-        }
-        for status, meaning in HTTP_STATUSES.items():
-            responses[str(status)] = {"description": meaning, "schema": {"$ref": prefix + "Error"}}
-        paths[op.path] = {
-            "post": {
-                "operationId": op.operation_id,
-                "summary": op.summary,
-                "description": op.description,
-                "x-ms-visibility": "important",
-                "parameters": [
-                    {
-                        "name": "body",
-                        "in": "body",
-                        "required": True,
-                        "x-ms-summary": "Input",
-                        "schema": {"$ref": prefix + op.request},
-                    }
-                ],
-                "responses": responses,
-            }
-        }
-        _connector_hints(definitions[op.request])
-    definitions["Error"] = ERROR_SCHEMA
+    paths, definitions = _paths("#/definitions/", swagger=True)
     converted = {name: _to_v2(schema, name, said) for name, schema in definitions.items()}
     return {
         "swagger": "2.0",
@@ -246,6 +182,60 @@ def swagger(host: str = "localhost:7071", notes: list[str] | None = None) -> dic
         "paths": paths,
         "definitions": converted,
     }
+
+
+def _paths(prefix: str, swagger: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(paths, schema definitions) of every operation, in OpenAPI 3.1's shape or Swagger 2.0's
+    (a body parameter, schemas straight in the responses, the connector's hints)."""
+    definitions: dict[str, Any] = {}
+    paths: dict[str, Any] = {}
+    for op in operations(prefix, definitions):
+        responses = {"200": _answer("The output.", prefix + op.response, swagger)}
+        for status, meaning in HTTP_STATUSES.items():
+            responses[str(status)] = _answer(meaning, prefix + "Error", swagger, status == 429)
+        post: dict[str, Any] = {
+            "operationId": op.operation_id,
+            "summary": op.summary,
+            "description": op.description,
+        }
+        body = {"$ref": prefix + op.request}
+        if swagger:
+            post["x-ms-visibility"] = "important"
+            post["parameters"] = [
+                {
+                    "name": "body",
+                    "in": "body",
+                    "required": True,
+                    "x-ms-summary": "Input",
+                    "schema": body,
+                }
+            ]
+            _connector_hints(definitions[op.request])
+        else:
+            post["tags"] = ["writes" if op.writes else "reads"]
+            post["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": body}},
+            }
+        post["responses"] = responses
+        paths[op.path] = {"post": post}
+    definitions["Error"] = ERROR_SCHEMA
+    return paths, definitions
+
+
+def _answer(description: str, ref: str, swagger: bool, retry_after: bool = False) -> dict[str, Any]:
+    """One response: its JSON body schema, and for a 429 (in 3.1) the Retry-After header."""
+    if swagger:
+        return {"description": description, "schema": {"$ref": ref}}
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": ref}}},
+    }
+    if retry_after:
+        answer["headers"] = {
+            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+        }
+    return answer
 
 
 def _connector_hints(schema: dict[str, Any]) -> None:
