@@ -300,3 +300,26 @@ def test_every_client_in_a_process_shares_one_pacer_per_tenant_and_app(emulator:
         {**emulator.env(), "MDE_CLIENT_ID": emulator.readonly_app.client_id}
     )
     assert ApiClient(other_app).pacer is not ApiClient(config).pacer
+
+
+def test_the_token_is_fetched_after_a_pacing_wait(emulator: Emulator, clock: ManualClock) -> None:
+    from mdepack.auth import StaticToken
+    from mdepack.config import Config
+    from mdepack.pacing import RatePacer
+
+    fetched: list[float] = []
+
+    class Recording(StaticToken):
+        def token(self) -> str:
+            fetched.append(clock.monotonic())
+            return super().token()
+
+    config = Config.from_env(emulator.env())
+    tokens = Recording(emulator.issue_token(emulator.write_app))
+    client = ApiClient(config, clock=clock, token_provider=tokens, pacer=RatePacer(1, 100, clock))
+    machine = emulator.fleet.machines[0]["id"]
+    invoke("get_machine", {"machine_id": machine}, client=client)
+    invoke("get_machine", {"machine_id": machine}, client=client)  # waits a minute for its slot
+    assert sum(clock.slept) >= 59
+    # after the wait: a token fetched before it could have expired while the wait lasted
+    assert fetched[1] - fetched[0] >= 59

@@ -2,43 +2,31 @@
 
 It owns what no action repeats: base URL, bearer token (refreshed once on 401), timeouts on every
 request, the process-wide rate pacer, retries that obey the server, mapping of error bodies to
-typed errors, paging, and one structured log line per call with no secret in it.
+typed errors, paging, and one structured log line per call with no secret in it. Each attempt
+runs through the chain of `mdepack.policies` (answer, pacing, auth, log, transport), which the
+retry policy wraps.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
 
-from mdepack import auth, logs, paths, transport
+from mdepack import auth, paths, policies, transport
 from mdepack.clock import SYSTEM_CLOCK, Clock
 from mdepack.config import Config
-from mdepack.errors import (
-    ApiError,
-    AuthError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    TransientError,
-)
+from mdepack.errors import ApiError
 from mdepack.pacing import RatePacer, pacer_for
-from mdepack.retry import RETRY_STATUSES, Failure, RetryPolicy, server_wait
+from mdepack.retry import RetryPolicy
 
 log = logging.getLogger("mdepack.api")
 PAGE_SIZE = 10_000  # the API's $top cap
-_ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
-    401: AuthError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    429: RateLimitError,
-}
 
 
 class ApiClient:
@@ -76,6 +64,15 @@ class ApiClient:
         # The clock's monotonic time by which a wait for actions must end, whatever its
         # `wait_seconds` (a Lambda function's remaining time, less a margin for the report).
         self.wait_deadline = wait_deadline
+        self._send = policies.chain(
+            [
+                policies.AnswerPolicy(self.clock),
+                policies.PacingPolicy(self.pacer, self._budget_wait),
+                policies.AuthPolicy(lambda: self.tokens),
+                policies.LogPolicy(self._count),
+            ],
+            policies.Transport(self.session, config),
+        )
 
     @property
     def tokens(self) -> auth.TokenProvider:
@@ -106,11 +103,9 @@ class ApiClient:
             url = self.config.api_url + paths.fill(template, dict(segments or {}))
             if params:
                 url += "?" + urlencode(params, quote_via=quote, safe="$,'():/")
-        target = url
+        request = policies.Request(method, url, template, body, missing_ok, pacer)
         return self.retry.run(
-            lambda attempt: self._attempt(
-                method, template, target, body, attempt, missing_ok, pacer
-            ),
+            lambda attempt: self._send(replace(request, attempt=attempt)).data,
             clock=self.clock,
             refresh=self.tokens.refresh,
             method=method,
@@ -173,6 +168,10 @@ class ApiClient:
         # A bearer token is only ever sent to the configured API host.
         return link.startswith(self.config.api_url + "/")
 
+    def _count(self) -> None:
+        with self._calls_lock:
+            self.calls += 1
+
     def _budget_wait(self, seconds: float, budget: str) -> None:
         if self.notice is not None and seconds >= 1:
             self.notice(f"waiting {seconds:.0f} s: the API allows {budget} per app and tenant")
@@ -185,79 +184,6 @@ class ApiClient:
         """The process-wide pacer of one endpoint with a budget of its own, for this tenant + app."""
         key = (self.config.api_url, str(self.config.tenant_id), str(self.config.client_id), name)
         return pacer_for(key, per_minute, per_hour, self.clock)
-
-    def _attempt(
-        self,
-        method: str,
-        template: str,
-        url: str,
-        body: Any,
-        attempt: int,
-        missing_ok: bool,
-        pacer: RatePacer | None,
-    ) -> Any:
-        token = self.tokens.token()
-        on_wait = self._budget_wait if self.notice else None
-        own = pacer.acquire(on_wait) if pacer is not None else None
-        slot = self.pacer.acquire(on_wait)
-        with self._calls_lock:
-            self.calls += 1
-        began = time.perf_counter()
-        # MDE_TIMEOUT bounds the whole exchange, body included, not only each socket read.
-        deadline = time.monotonic() + self.config.read_timeout
-        try:
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    json=body,
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                    timeout=(self.config.connect_timeout, self.config.read_timeout),
-                    verify=self.config.verify,
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.RequestException as exc:
-                raise transport.failure_for(exc, url) from None
-            content = transport.read_body(response, deadline, self.config.max_response_bytes)
-        except transport.TransportFailure as lost:
-            _log_call(method, template, lost.error.code or "failed", attempt, began, None)
-            raise Failure(lost.error, lost.retryable) from None
-        finally:
-            self.pacer.done(slot)
-            if pacer is not None and own is not None:
-                pacer.done(own)
-        status = response.status_code
-        if 200 <= status < 300:
-            _log_call(method, template, status, attempt, began, None)
-            if not content:
-                return None
-            try:
-                return json.loads(content)
-            except ValueError:
-                error = TransientError(
-                    "the API's answer was cut short or not JSON", status=status, code="BadBody"
-                )
-                raise Failure(error, True) from None
-        failure = self._failure(response, content)
-        _log_call(method, template, status, attempt, began, failure.error.target)
-        if status == 404 and missing_ok:
-            return None
-        raise failure
-
-    def _failure(self, response: requests.Response, content: bytes) -> Failure:
-        status = response.status_code
-        code, message, target = _error_body(content)
-        text = message or f"HTTP {status}"
-        kind = _ERRORS_BY_STATUS.get(status, TransientError if status >= 500 else ApiError)
-        error = kind(
-            f"{text} (HTTP {status})", status=status, code=code or str(status), target=target
-        )
-        wait = None
-        if status == 429:
-            wait = server_wait(response.headers.get("Retry-After"), message, self.clock.time())
-        # 401 is not retried as such: the retry policy refreshes the token once, then gives up.
-        return Failure(error, status in RETRY_STATUSES, wait)
 
 
 def collection_items(data: Any) -> list[dict[str, Any]]:
@@ -277,44 +203,3 @@ def entity(data: Any) -> Any:
     if isinstance(data, dict) and any(key.startswith("@odata.") for key in data):
         return {k: v for k, v in data.items() if not k.startswith("@odata.")}
     return data
-
-
-def _error_body(content: bytes) -> tuple[str | None, str | None, str | None]:
-    """(code, message, target) of an error answer: Defender's `{"error": {...}}`, or the
-    gateway's `{"statusCode": 429, "message": "..."}` in front of it."""
-    try:
-        document = json.loads(content)
-    except ValueError:
-        return None, None, None
-    if not isinstance(document, dict):
-        return None, None, None
-    error = document.get("error")
-    if isinstance(error, dict):
-        return _text(error.get("code")), _text(error.get("message")), _text(error.get("target"))
-    if error:
-        return _text(error), _text(document.get("message")), None
-    return _text(document.get("statusCode")), _text(document.get("message")), None
-
-
-def _text(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None
-
-
-def _log_call(
-    method: str,
-    template: str,
-    status: int | str,
-    attempt: int,
-    began: float,
-    request_id: str | None,
-) -> None:
-    logs.event(
-        log,
-        "api_call",
-        method=method,
-        path=template,
-        status=status,
-        attempt=attempt,
-        elapsed_ms=(time.perf_counter() - began) * 1000,
-        request_id=request_id,
-    )

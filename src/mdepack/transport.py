@@ -20,18 +20,10 @@ import requests
 import urllib3.exceptions
 
 from mdepack.errors import ApiError, TransientError
+from mdepack.retry import Failure
 
 CHUNK = 64 * 1024
 _VERIFY_FAILED = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "doesn't match")
-
-
-class TransportFailure(Exception):
-    """A request that got no usable answer: the error to raise and whether to try again."""
-
-    def __init__(self, error: ApiError, retryable: bool) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.retryable = retryable
 
 
 class PackSession(requests.Session):
@@ -76,12 +68,12 @@ def read_body(response: requests.Response, deadline: float, limit: int) -> bytes
     try:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise TransportFailure(_too_large(host, limit), False)
+            raise Failure(_too_large(host, limit), False)
         parts: list[bytes] = []
         size = 0
         while True:
             if time.monotonic() > deadline:
-                raise TransportFailure(
+                raise Failure(
                     TransientError(
                         f"{host} did not finish its answer within the deadline (MDE_TIMEOUT)",
                         code="Timeout",
@@ -93,19 +85,19 @@ def read_body(response: requests.Response, deadline: float, limit: int) -> bytes
                 break
             size += len(part)
             if size > limit:
-                raise TransportFailure(_too_large(host, limit), False)
+                raise Failure(_too_large(host, limit), False)
             parts.append(part)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         response.close()
         raise failure_for(exc, response.url) from None
-    except TransportFailure:
+    except Failure:
         response.close()
         raise
     response.raw.release_conn()
     return b"".join(parts)
 
 
-def failure_for(exc: BaseException, url: str) -> TransportFailure:
+def failure_for(exc: BaseException, url: str) -> Failure:
     """The pack's error for a request that got no usable answer from `url`."""
     host = urlsplit(url).hostname or url
     text = str(exc)
@@ -113,7 +105,7 @@ def failure_for(exc: BaseException, url: str) -> TransportFailure:
         marker in text for marker in _VERIFY_FAILED
     ):
         reason = "hostname mismatch" if "doesn't match" in text else "certificate verify failed"
-        return TransportFailure(
+        return Failure(
             ApiError(
                 f"TLS: the certificate of {host} could not be verified ({reason}); if it is "
                 "signed by a private CA, set MDE_CA_BUNDLE to that CA's PEM file",
@@ -122,14 +114,12 @@ def failure_for(exc: BaseException, url: str) -> TransportFailure:
             False,
         )
     if isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError)):
-        return TransportFailure(
+        return Failure(
             TransientError(f"{host} did not answer in time (MDE_TIMEOUT)", code="Timeout"), True
         )
     if isinstance(exc, urllib3.exceptions.ProtocolError) and "IncompleteRead" in text:
-        return TransportFailure(
-            TransientError(f"{host}'s answer was cut short", code="BadBody"), True
-        )
-    return TransportFailure(
+        return Failure(TransientError(f"{host}'s answer was cut short", code="BadBody"), True)
+    return Failure(
         TransientError(f"connection to {host} failed: {_reason(text)}", code="ConnectionError"),
         True,
     )
