@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # AWS's state machine validator, run by the tests on every exported playbook (node 20 + npm).
 ASL_VALIDATOR := $(VENV)/node/node_modules/.bin/asl-validator
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench locks clean
 
 # The demo needs only the pack; the tests need their tools too.
 $(STAMP): pyproject.toml
@@ -41,6 +41,22 @@ test: lint $(ASL_VALIDATOR)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
+
+# The bundles install their dependencies from these hash-pinned locks, one per platform they
+# support; regenerate them (uv from PyPI) when pyproject.toml's dependencies change.
+LOCKS := src/mdepack/bundle/locks
+LAMBDA_PYTHONS := 3.11 3.12 3.13
+AZURE_PYTHONS := 3.11 3.12
+locks: $(DEV_STAMP)
+	$(BIN)/python -m pip install --quiet "uv==0.13.9"
+	for py in $(LAMBDA_PYTHONS); do for arch in x86_64 aarch64; do \
+	  $(BIN)/uv pip compile --quiet pyproject.toml --generate-hashes --custom-compile-command "make locks" \
+	    --python-version $$py --python-platform $$arch-manylinux_2_28 -o $(LOCKS)/lambda-py$$py-$$arch.txt || exit 1; \
+	done; done
+	for py in $(AZURE_PYTHONS); do \
+	  $(BIN)/uv pip compile --quiet pyproject.toml --extra azure --generate-hashes --custom-compile-command "make locks" \
+	    --python-version $$py --python-platform x86_64-manylinux_2_28 -o $(LOCKS)/azure-functions-py$$py-x86_64.txt || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

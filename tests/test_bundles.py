@@ -84,6 +84,69 @@ def test_the_lambda_zip_imports_and_answers_with_only_the_standard_library(
     assert all(path.startswith(str(unpacked)) for path in result["from"])
 
 
+def test_two_lambda_builds_of_one_commit_are_byte_identical_and_minimal(tmp_path: Path) -> None:
+    import hashlib
+
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    aws_lambda.build(first, HOST_PYTHON, HOST_ARCH)
+    aws_lambda.build(second, HOST_PYTHON, HOST_ARCH)
+    digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (first, second)]
+    assert digest[0] == digest[1]
+    with zipfile.ZipFile(first) as archive:
+        names = archive.namelist()
+        assert names == sorted(names)
+        assert {i.date_time for i in archive.infolist()} == {(2026, 1, 1, 0, 0, 0)}
+    ours = [n for n in names if n.startswith("mdepack/")]
+    assert "mdepack/triggers/aws_lambda.py" in ours and "mdepack/_pack/schemas/common.json" in ours
+    for left_out in ("mdepack/emulator/", "mdepack/exports/", "mdepack/bundle/", "mdepack/demo.py"):
+        assert not any(n.startswith(left_out) for n in ours), left_out
+    assert all(n.endswith((".py", ".json", ".yaml", ".typed")) for n in ours)
+
+
+def test_only_what_a_function_runs_leaves_the_wheel() -> None:
+    from mdepack.bundle.packages import runs
+
+    kept = ["mdepack/invoke.py", "mdepack/_pack/manifest.yaml", "mdepack/_pack/schemas/a.json"]
+    dropped = [
+        "mdepack/_pack/playbooks/.env.local",
+        "mdepack/_pack/schemas/key.pem",
+        "mdepack/.secret.py",
+        "mdepack/emulator/server.py",
+        "mdepack/exports/openapi.py",
+        "mdepack/bundle/locks/lambda-py3.12-x86_64.txt",
+        "mdepack-0.1.0.dist-info/RECORD",
+        "mdepack/_pack/actions/notes.txt",
+    ]
+    assert [n for n in kept + dropped if runs(n)] == kept
+
+
+def test_every_lock_pins_each_dependency_with_hashes() -> None:
+    import re
+    from importlib.metadata import requires
+
+    from mdepack.bundle.packages import LOCKS
+
+    declared = [r for r in requires("mdepack") or [] if "extra ==" not in r]
+    direct = [re.split(r"[<>=!~; \[]", r)[0].lower() for r in declared]
+    assert "requests" in direct and "msal" in direct
+    locks = sorted(LOCKS.glob("*.txt"))
+    assert len(locks) == 8  # Lambda: 3.11-3.13 on x86_64 and arm64; Functions: 3.11, 3.12
+    for lock in locks:
+        text = lock.read_text()
+        pinned = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+) \\$", text, re.M))
+        wanted = direct + (["azure-functions"] if lock.name.startswith("azure") else [])
+        assert set(wanted) <= set(pinned), lock.name
+        blocks = re.split(r"^(?=[a-z0-9_.-]+==)", text, flags=re.M)[1:]
+        assert all("--hash=sha256:" in block for block in blocks), lock.name
+
+
+def test_a_python_without_a_lock_is_refused_naming_those_there_are(tmp_path: Path) -> None:
+    from mdepack.errors import InputError
+
+    with pytest.raises(InputError, match=r"no lock for Python '3.9'.*3\.11, 3\.12, 3\.13"):
+        aws_lambda.build(tmp_path / "x.zip", "3.9", "x86_64")
+
+
 def test_the_azure_folder_imports_and_answers(tmp_path: Path, live: Emulator) -> None:
     folder = tmp_path / "func"
     azure_functions.build(folder, HOST_PYTHON)

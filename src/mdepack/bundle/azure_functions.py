@@ -39,8 +39,7 @@ def build(output: Path, python: str = "3.12") -> int:
         )
     site = output / ".python_packages" / "lib" / "site-packages"
     site.mkdir(parents=True)
-    requirements = [*packages.core_requirements(), "azure-functions>=1.18"]
-    packages.install(site, requirements, python, "x86_64")
+    packages.install(site, packages.lock("azure-functions", python, "x86_64"), python, "x86_64")
     packages.copy_pack(site)
     packages.prune(site)
     (output / "function_app.py").write_text(FUNCTION_APP)
