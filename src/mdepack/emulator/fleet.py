@@ -103,47 +103,47 @@ def make_machine(rng: random.Random, seed: int, index: int) -> dict[str, Any]:
         "riskScore": _pick(rng, RISK),
         "exposureLevel": _pick(rng, EXPOSURE),
         "isAadJoined": windows and rng.random() < 0.7,
-        "aadDeviceId": (
-            "%08x-%04x-%04x-%04x-%012x"  # noqa: UP031 - a GUID layout
-            % (
-                rng.getrandbits(32),
-                rng.getrandbits(16),
-                rng.getrandbits(16),
-                rng.getrandbits(16),
-                rng.getrandbits(48),
-            )
-            if windows
-            else None
-        ),
+        "aadDeviceId": _guid(rng) if windows else None,
         "machineTags": tags,
         "defenderAvStatus": rng.choice(AV_STATUS),
         "onboardingStatus": _pick(rng, ONBOARDING),
         "osArchitecture": "64-bit",
         "managedBy": rng.choice(MANAGED_BY),
         "managedByStatus": "Success",
-        "ipAddresses": [
-            {"ipAddress": ip, "macAddress": mac, "type": "Ethernet", "operationalStatus": "Up"},
-            {
-                "ipAddress": "127.0.0.1",
-                "macAddress": None,
-                "type": "SoftwareLoopback",
-                "operationalStatus": "Up",
-            },
-        ],
-        "vmMetadata": (
-            {
-                "vmId": f"{rng.getrandbits(128):032x}",
-                "cloudProvider": "Azure",
-                "resourceId": f"/subscriptions/{rng.getrandbits(64):016x}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm{index}",
-                "subscriptionId": f"{rng.getrandbits(64):016x}",
-            }
-            if in_cloud
-            else None
-        ),
+        "ipAddresses": _addresses(ip, mac),
+        "vmMetadata": _vm(rng, index) if in_cloud else None,
         "mergedIntoMachineId": None,
         "isPotentialDuplication": False,
         "isExcluded": False,
         "exclusionReason": None,
+    }
+
+
+def _guid(rng: random.Random) -> str:
+    parts = (rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(16), rng.getrandbits(16))
+    return "%08x-%04x-%04x-%04x-%012x" % (*parts, rng.getrandbits(48))  # noqa: UP031 - a GUID
+
+
+def _addresses(ip: str, mac: str) -> list[dict[str, Any]]:
+    return [
+        {"ipAddress": ip, "macAddress": mac, "type": "Ethernet", "operationalStatus": "Up"},
+        {
+            "ipAddress": "127.0.0.1",
+            "macAddress": None,
+            "type": "SoftwareLoopback",
+            "operationalStatus": "Up",
+        },
+    ]
+
+
+def _vm(rng: random.Random, index: int) -> dict[str, Any]:
+    vm_id = f"{rng.getrandbits(128):032x}"
+    resource = f"/subscriptions/{rng.getrandbits(64):016x}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm{index}"
+    return {
+        "vmId": vm_id,
+        "cloudProvider": "Azure",
+        "resourceId": resource,
+        "subscriptionId": f"{rng.getrandbits(64):016x}",
     }
 
 
