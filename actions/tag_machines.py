@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mdepack import bulk
+from mdepack import bulk, machine_names
 from mdepack.api import ActionApi
 from mdepack.errors import ApiError
 
@@ -28,9 +28,10 @@ OUTCOMES = ("updated", "not_found", "unconfirmed", "not_sent")
 
 def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
     """Tag the machines in batches of 500."""
-    ids = bulk.distinct_ids(inputs["machine_ids"], inputs["max_machines"], api.ceiling)
+    machines = machine_names.for_write(inputs["machine_ids"], api, inputs["max_machines"])
+    ids = machines.ids
     batches = bulk.batches(ids, BATCH)
-    result: dict[str, Any] = {"action": inputs["action"], "tag": inputs["tag"]}
+    result: dict[str, Any] = {"action": inputs["action"], "tag": inputs["tag"], **machines.report()}
     if inputs["dry_run"]:
         empty: dict[str, Any] = {name: [] for name in OUTCOMES}
         return result | empty | {"count": 0, "dry_run": True, "planned": ids, "calls": len(batches)}

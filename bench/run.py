@@ -315,7 +315,7 @@ def refusal_cost(rounds: int) -> None:
     from mdepack.errors import InputError
     from mdepack.invoke import prepare
 
-    bad = {"machine_ids": ["not-an-id"] * 200_000, "tag": "t", "action": "Add"}
+    bad = {"machine_ids": ["not an id"] * 200_000, "tag": "t", "action": "Add"}
     times = []
     for _ in range(rounds):
         started = time.perf_counter()

@@ -238,7 +238,7 @@ def test_input_over_the_cap_is_refused(tmp_path: Path) -> None:
 
 
 def test_200k_bad_ids_name_the_first_bad_item_and_the_count(emulator: Emulator) -> None:
-    ids = ["a" * 40] * 10 + ["not-an-id"] * 199_990
+    ids = ["a" * 40] * 10 + ["not an id"] * 199_990
     with pytest.raises(InputError) as caught:
         invoke("tag_machines", {"machine_ids": ids, "tag": "t", "action": "Add"})
     assert caught.value.field == "machine_ids[10]"

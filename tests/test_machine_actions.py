@@ -154,7 +154,7 @@ def test_more_than_ten_machines_is_refused_by_default(
         ("run_antivirus_scan", {"scan_type": "Deep"}, "scan_type"),
         ("stop_and_quarantine_file", {"sha1": "a" * 64}, "sha1"),
         ("stop_and_quarantine_file", {"sha1": "a" * 32}, "sha1"),
-        ("isolate_machines", {"machine_ids": ["not-an-id"]}, "machine_ids[0]"),
+        ("isolate_machines", {"machine_ids": ["not an id"]}, "machine_ids[0]"),
         ("isolate_machines", {"wait_seconds": -1}, "wait_seconds"),
     ],
 )

@@ -116,7 +116,8 @@ def test_chained_types_are_named_once_with_semantic_tags() -> None:
     assert defs["sha1"]["x-contains"] == ["sha1", "hash"]
     assert defs["machine_id"]["x-contains"] == ["defender atp device id"]
     machine_ids = PACK.schema("schemas/tag_machines.input.json")["properties"]["machine_ids"]
-    assert machine_ids["items"] == {"$ref": "common.json#/$defs/machine_id"}
+    assert machine_ids["items"] == {"$ref": "common.json#/$defs/machine_ref"}  # id or DNS name
+    assert defs["machine_ref"]["x-contains"] == ["defender atp device id", "host name"]
     assert defs["Machine"]["properties"]["id"] == {"$ref": "#/$defs/machine_id"}
 
 

@@ -79,8 +79,8 @@ steps:
             "input 'tag': a null or object cannot fit: it needs a string",
         ),
         (
-            "  - id: x\n    action: tag_machines\n    if: ${{ steps.related.count > `0` }}\n    with:\n      machine_ids: ${{ steps.related.machines[].computerDnsName }}\n      tag: t\n      action: Add\n",
-            "carries host name where it expects defender atp device id",
+            "  - id: x\n    action: get_file_machines\n    if: ${{ steps.related.count > `0` }}\n    with:\n      sha1: ${{ steps.related.machines[0].computerDnsName }}\n",
+            "carries host name where it expects hash or sha1",
         ),
         (
             "  - id: x\n    action: tag_machines\n    with:\n      machine_ids: ${{ steps.related.machines[].id }}\n      tag: t\n      action: Add\n",

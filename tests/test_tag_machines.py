@@ -125,7 +125,7 @@ def test_dry_run_sends_nothing(emulator: Emulator, client: ApiClient) -> None:
     assert emulator.calls() == []
 
 
-@pytest.mark.parametrize("bad", ["abc", "g" * 40, "a" * 41, "../" + "a" * 37])
+@pytest.mark.parametrize("bad", ["../" + "a" * 37, "a b", "x" * 300, "-lead"])
 def test_a_malformed_machine_id_is_refused(emulator: Emulator, client: ApiClient, bad: str) -> None:
     with pytest.raises(InputError, match=r"machine_ids\[1\]"):
         invoke(
@@ -134,6 +134,20 @@ def test_a_malformed_machine_id_is_refused(emulator: Emulator, client: ApiClient
             client=client,
         )
     assert emulator.calls() == []
+
+
+@pytest.mark.parametrize("typo", ["abc", "g" * 40, "a" * 41])
+def test_a_mistyped_id_is_a_name_no_machine_has_and_nothing_is_written(
+    emulator: Emulator, client: ApiClient, typo: str
+) -> None:
+    # Shaped like a host name, it is looked up (one read) and refused before any write.
+    with pytest.raises(InputError, match=r"machine_ids\[1\]: .* is no machine's computer DNS name"):
+        invoke(
+            "tag_machines",
+            {"machine_ids": ["a" * 40, typo], "tag": "t", "action": "Add"},
+            client=client,
+        )
+    assert [c.method for c in emulator.calls()] == ["GET"]
 
 
 def test_a_failed_batch_says_what_was_and_was_not_applied(clock: ManualClock) -> None:

@@ -44,9 +44,9 @@ def test_md5_message_says_only_sha1_is_accepted() -> None:
         ("list_machines", {"last_seen_after": "yesterday"}, "last_seen_after", "ISO-8601"),
         (
             "tag_machines",
-            {"machine_ids": ["abc"], "tag": "t", "action": "Add"},
+            {"machine_ids": ["abc!"], "tag": "t", "action": "Add"},
             "machine_ids[0]",
-            "40 hexadecimal",
+            "40 hexadecimal characters) or a computer DNS name",
         ),
         (
             "tag_machines",

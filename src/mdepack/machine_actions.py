@@ -32,7 +32,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from mdepack import bulk, odata
+from mdepack import bulk, machine_names, odata
 from mdepack.api import ActionApi
 from mdepack.errors import ApiError, NotFoundError, PermissionDeniedError
 
@@ -62,10 +62,13 @@ def act(
     `undone_by` names the action type that lifts this one (Unisolate for Isolate): a machine whose
     newest Succeeded action of the two is this one with this option gets nothing new.
     """
-    ids = bulk.distinct_ids(inputs["machine_ids"], inputs["max_machines"], api.ceiling)
-    if inputs["dry_run"]:
-        return _result(action_type, [], dry_run=True, planned=ids, complete=False, calls=0)
     before = api.calls
+    machines = machine_names.for_write(inputs["machine_ids"], api, inputs["max_machines"])
+    ids, named = machines.ids, machines.report()
+    if inputs["dry_run"]:
+        calls = api.calls - before  # resolving names reads; a dry run writes nothing
+        planned = _result(action_type, [], dry_run=True, planned=ids, complete=False, calls=calls)
+        return planned | named
     tracking = api.sibling(TRACKING_ACTION)
     wanted = _Identity(action_type, option)
     history = _history(tracking, [action_type, *filter(None, [undone_by])], ids, undone_by)
@@ -108,7 +111,7 @@ def act(
             _absent(i, "not_sent", "the run stopped before it") for i in ids if i not in done
         ]
         raise _stopped(error, action_type, reports, api.calls - before) from None
-    return _result(action_type, reports, complete=complete, calls=api.calls - before)
+    return _result(action_type, reports, complete=complete, calls=api.calls - before) | named
 
 
 class _Identity:

@@ -105,19 +105,27 @@ class Validator:
         if not path or not isinstance(path[-1], int):
             return None
         items = _at(instance, path[:-1])
-        base = self._document_uri(error.schema)
-        if not isinstance(items, list) or base is None:
+        if not isinstance(items, list):
+            return None
+        where = self._location(error.schema)
+        if where is not None:
+            # By reference to its place, so the node's own `#/...` references keep their document.
+            schema, base = {"$ref": where}, BASE_URI + "count/"
+        elif _pointer_to(self.schema, error.schema) is not None:
+            schema, base = error.schema, self.base_uri  # a schema written elsewhere (playbook)
+        else:
             return None
         check = jsonschema_rs.Draft202012Validator(
-            error.schema, registry=self.schemas.registry, base_uri=base, retriever=never_fetch
+            schema, registry=self.schemas.registry, base_uri=base, retriever=never_fetch
         )
         return sum(1 for item in items if not check.is_valid(item)), len(items)
 
-    def _document_uri(self, node: Any) -> str | None:
-        """The URI of the schema document that holds `node` (by identity), for its $refs."""
-        for key, document in [*self.schemas.resources, (self.base_uri, self.schema)]:
-            if _holds(document, node):
-                return key
+    def _location(self, node: Any) -> str | None:
+        """`URI#pointer` of `node` (found by identity) in the registered pack schemas."""
+        for key, document in self.schemas.resources:
+            pointer = _pointer_to(document, node)
+            if pointer is not None:
+                return f"{key}#{pointer}"
         return None
 
 
@@ -240,14 +248,22 @@ def _at(instance: Any, path: list[Any]) -> Any:
     return instance
 
 
-def _holds(document: Any, node: Any) -> bool:
+def _pointer_to(document: Any, node: Any, at: str = "") -> str | None:
+    """The JSON pointer of `node` inside `document` (by identity), or None."""
     if document is node:
-        return True
+        return at
     if isinstance(document, dict):
-        return any(_holds(value, node) for value in document.values())
-    if isinstance(document, list):
-        return any(_holds(value, node) for value in document)
-    return False
+        children: Iterable[tuple[Any, Any]] = document.items()
+    elif isinstance(document, list):
+        children = enumerate(document)
+    else:
+        return None
+    for key, value in children:
+        escaped = str(key).replace("~", "~0").replace("/", "~1")
+        found = _pointer_to(value, node, f"{at}/{escaped}")
+        if found is not None:
+            return found
+    return None
 
 
 def _outermost_hint(error: Any) -> str | None:
