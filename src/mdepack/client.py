@@ -27,6 +27,7 @@ from mdepack.retry import RetryPolicy
 
 log = logging.getLogger("mdepack.api")
 PAGE_SIZE = 10_000  # the API's $top cap
+TELL_AFTER = 2.0  # waits this long or longer are told (`notice`); shorter ones pass unremarked
 
 
 class ApiClient:
@@ -172,13 +173,16 @@ class ApiClient:
         with self._calls_lock:
             self.calls += 1
 
+    def tell(self, seconds: float, text: str) -> None:
+        """Say `text` through `notice` when a wait of `seconds` is long enough to be noticed."""
+        if self.notice is not None and seconds >= TELL_AFTER:
+            self.notice(text)
+
     def _budget_wait(self, seconds: float, budget: str) -> None:
-        if self.notice is not None and seconds >= 1:
-            self.notice(f"waiting {seconds:.0f} s: the API allows {budget} per app and tenant")
+        self.tell(seconds, f"waiting {seconds:.0f} s: the API allows {budget} per app and tenant")
 
     def _retry_wait(self, seconds: float, reason: str) -> None:
-        if self.notice is not None and seconds >= 1:
-            self.notice(f"waiting {seconds:.0f} s before trying again ({reason})")
+        self.tell(seconds, f"waiting {seconds:.0f} s before trying again ({reason})")
 
     def endpoint_pacer(self, name: str, per_minute: int, per_hour: int) -> RatePacer:
         """The process-wide pacer of one endpoint with a budget of its own, for this tenant + app."""

@@ -217,6 +217,11 @@ def _wait(tracking: ActionApi, reports: list[dict[str, Any]], seconds: float) ->
     clock = tracking.client.clock
     deadline = clock.monotonic() + seconds
     interval = POLL_FIRST
+    open_ = [r for r in reports if r["action_id"] and r["status"] not in FINAL]
+    if open_:
+        tracking.client.tell(
+            seconds, f"waiting up to {seconds:.0f} s for {len(open_)} actions to finish"
+        )
     while True:
         waiting = [r for r in reports if r["action_id"] and r["status"] not in FINAL]
         if not waiting:

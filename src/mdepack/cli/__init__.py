@@ -24,6 +24,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from mdepack.cli import actions, bundles, demo, emulator, exports, mcp, playbooks
 from mdepack.cli.inputs import read_json_argument
@@ -39,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = _parser(wants_help="-h" in arguments or "--help" in arguments)
     args = parser.parse_args(arguments)
-    level = os.environ.get("MDE_LOG_LEVEL", "INFO" if args.verbose else "WARNING").upper()
+    default = "INFO" if args.verbose else "ERROR" if args.quiet else "WARNING"
+    level = os.environ.get("MDE_LOG_LEVEL", default).upper()
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     command: Callable[[argparse.Namespace], int] = args.command
     try:
@@ -67,10 +69,36 @@ def _parser(wants_help: bool = True) -> argparse.ArgumentParser:
         "unconfirmed, failed) or a response action ended Failed, TimeOut or Cancelled.",
     )
     parser.add_argument("--version", action="version", version=f"mdepack {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log one line per API call on stderr"
-    )
+    _verbosity(parser, default=False)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(commands, wants_help)
+    _each_command(parser, lambda command: _verbosity(command, default=argparse.SUPPRESS))
     return parser
+
+
+def _verbosity(parser: argparse.ArgumentParser, default: Any) -> None:
+    """-v / -q, before the command or after it (a later one does not reset an earlier one)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="log one line per API call on stderr",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="nothing on stderr but errors: no wait notices, no step report",
+    )
+
+
+def _each_command(parser: argparse.ArgumentParser, add: Callable[[Any], None]) -> None:
+    for action in parser._actions:  # argparse offers no public walk over its subcommands
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):
+                add(command)
+                _each_command(command, add)

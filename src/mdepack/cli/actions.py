@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from mdepack.cli.inputs import INPUT_HELP, read_json_argument
-from mdepack.cli.output import EXIT_NOT_DONE, print_json, style_options, terminal_client
+from mdepack.cli.output import EXIT_NOT_DONE, command_client, print_json, style_options
 
 
 def register(commands: Any, wants_help: bool) -> None:
@@ -95,11 +95,8 @@ def run(args: argparse.Namespace) -> int:
     from mdepack.invoke import invoke, prepare
 
     inputs = read_json_argument(args.input)
-    client = None
-    show_progress = sys.stderr.isatty()
-    if args.no_retries or show_progress:
-        prepare(args.action, inputs)  # bad input is refused before any configuration is read
-        client = terminal_client(no_retries=args.no_retries)
+    prepare(args.action, inputs)  # bad input is refused before any configuration is read
+    client = command_client(args, no_retries=args.no_retries)
     if args.jsonl:
         from mdepack.stream import stream_machines
 

@@ -47,8 +47,9 @@ def print_error(document: dict[str, Any]) -> None:
     sys.stderr.write(redact(json.dumps(document)) + "\n")
 
 
-def terminal_client(no_retries: bool = False) -> Any:
-    """A client that, on a terminal, shows progress and says why it waits."""
+def command_client(args: argparse.Namespace, no_retries: bool = False) -> Any:
+    """The client a command runs on: it says on stderr why it waits, for waits of 2 s or more,
+    terminal or not (a SOAR step's log shows it), unless -q; on a terminal it shows progress."""
     from mdepack.client import ApiClient
     from mdepack.config import Config
 
@@ -57,12 +58,18 @@ def terminal_client(no_retries: bool = False) -> Any:
     return ApiClient(
         config.with_overrides(max_attempts=1) if no_retries else config,
         progress=_show_progress if tty else None,
-        notice=_say if tty else None,
+        notice=None if quiet(args) else _say,
     )
 
 
+def quiet(args: argparse.Namespace) -> bool:
+    """True with -q: nothing on stderr but errors."""
+    return bool(getattr(args, "quiet", False))
+
+
 def _say(text: str) -> None:
-    sys.stderr.write(f"\r{text}\n")
+    # On a terminal the line may follow a progress counter: start over at its beginning.
+    sys.stderr.write(("\r" if sys.stderr.isatty() else "") + f"{text}\n")
     sys.stderr.flush()
 
 

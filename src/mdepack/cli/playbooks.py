@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mdepack.cli.inputs import INPUT_HELP, read_json_argument
-from mdepack.cli.output import print_json, style_options, terminal_client
+from mdepack.cli.output import command_client, print_json, quiet, style_options
 from mdepack.errors import InputError
 
 
@@ -72,13 +72,12 @@ def run(args: argparse.Namespace) -> int:
     from mdepack.playbook.runner import run_file
 
     inputs = read_json_argument(args.input)
-    # On a terminal, long steps show progress and waits are explained; elsewhere, the report only.
-    client = None
-    if sys.stderr.isatty():
-        try:
-            client = terminal_client()
-        except InputError:
-            client = None  # the runner refuses bad inputs first, then the configuration
-    result = run_file(args.playbook, inputs, client=client, report=sys.stderr)
+    # Waits are told on stderr (and progress shown on a terminal); -q keeps stderr for errors.
+    try:
+        client = command_client(args)
+    except InputError:
+        client = None  # the runner refuses bad inputs first, then the configuration
+    report = None if quiet(args) else sys.stderr
+    result = run_file(args.playbook, inputs, client=client, report=report)
     print_json(result.outputs, args)
     return 0
