@@ -9,6 +9,7 @@
     mdepack mcp [--allow-writes] [--actions A,B] [--http HOST:PORT]
     mdepack export openapi|step-functions ...
     mdepack bundle lambda|azure-functions ...
+    mdepack doctor [--json]               configuration, token roles by action, one read
     mdepack demo                          emulator + the hash->tag playbook, end to end
 
 Exit status: 0 success; 2 refused before any API call; 1 failed talking to the API; 3 a write
@@ -26,13 +27,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mdepack.cli import actions, bundles, demo, emulator, exports, mcp, playbooks
+from mdepack.cli import actions, bundles, demo, doctor, emulator, exports, mcp, playbooks
 from mdepack.cli.inputs import read_json_argument
 from mdepack.cli.output import print_error
 from mdepack.errors import MdepackError, internal
 
 __all__ = ["main", "read_json_argument"]
-GROUPS = (actions, playbooks, emulator, mcp, exports, bundles, demo)
+GROUPS = (actions, playbooks, doctor, emulator, mcp, exports, bundles, demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
