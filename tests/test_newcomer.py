@@ -181,3 +181,12 @@ def test_the_python_api(emulator: Emulator) -> None:
     result = json.loads(run_python(code, user_env(emulator.env())))
     assert result["count"] == 2 and result["refused"] == "sha1"
     assert {"run", "InputError", "RateLimitError", "TransientError"} <= set(result["public"])
+
+
+def test_a_misspelt_action_or_playbook_gets_a_did_you_mean() -> None:
+    typo = run_cli("run", "get_fle_machines", "--input", "{}")
+    assert typo.code == 2 and "did you mean 'get_file_machines'" in typo.error["message"]
+    partial = run_cli("describe", "isolate")
+    assert "did you mean 'isolate_machines' or 'unisolate_machines'?" in partial.error["message"]
+    playbook = run_cli("playbook", "run", "tag_by_user", "--input", "{}")
+    assert playbook.code == 2 and "did you mean 'tag_machines_by_user'?" in playbook.stderr

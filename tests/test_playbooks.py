@@ -207,3 +207,21 @@ def test_every_shipped_playbook_is_found_by_its_name() -> None:
     for playbook in shipped():
         assert playbook.name == playbook.path.stem.replace("_", "-")
         assert find(playbook.name) == playbook.path
+
+
+def test_describe_shows_inputs_steps_and_outputs_before_a_run() -> None:
+    from conftest import run_cli
+
+    described = run_cli("playbook", "describe", "tag_and_scan_by_sha256", "--json")
+    assert described.code == 0, described.stderr
+    inputs = {i["name"]: i for i in described.json["inputs"]}
+    assert {n for n, i in inputs.items() if i["required"]} == {"sha256", "tag", "comment"}
+    assert inputs["dry_run"]["default"] is True and inputs["dry_run"]["type"] == "boolean"
+    assert [s["action"] for s in described.json["steps"]][0] == "get_file"
+    assert all(s["side_effects"] in ("read", "write") for s in described.json["steps"])
+    said = run_cli("playbook", "describe", "block-file-hash")
+    assert said.code == 0
+    for words in ("inputs:", "hash ", "required", "steps:", "tag_machines (write)", "outputs:"):
+        assert words in said.stdout
+    unknown = run_cli("playbook", "describe", "no_such_playbook")
+    assert unknown.code == 2 and "remove_tag" in unknown.stderr

@@ -7,14 +7,13 @@ its position in `skipped`. Every other field is passed through as the API sent i
 
 from __future__ import annotations
 
-import difflib
 import functools
 import logging
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from mdepack import logs
+from mdepack import logs, spelling
 from mdepack.errors import InputError
 
 Machine = dict[str, Any]
@@ -51,14 +50,11 @@ def known_fields() -> tuple[str, ...]:
 def unknown_fields(fields: Iterable[str]) -> list[tuple[str, str | None]]:
     """(name, did-you-mean or None) for each name in `fields` that is not a Machine field."""
     known = known_fields()
-    by_lower = {name.lower(): name for name in known}
     result = []
     for name in fields:
         if name in known:
             continue
-        close = by_lower.get(name.lower()) or next(
-            iter(difflib.get_close_matches(name, known, n=1, cutoff=0.6)), None
-        )
+        close = next(iter(spelling.closest(name, known, most=1)), None)
         result.append((name, close))
     return result
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mdepack import spelling
 from mdepack.errors import InputError
 
 ActionFunction = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -75,8 +76,9 @@ class Manifest:
             return self.actions[name]
         except (KeyError, TypeError):
             known = ", ".join(sorted(self.actions))
+            near = spelling.hint(name, self.actions) if isinstance(name, str) else ""
             raise InputError(
-                f"action: unknown action {name!r} (known: {known})",
+                f"action: unknown action {name!r}{near} (known: {known})",
                 field="action",
                 rule="must name an action in the manifest",
             ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,12 @@ def register(commands: Any, wants_help: bool) -> None:
     run_.set_defaults(command=run)
     listed = playbook_commands.add_parser("list", help="the shipped playbooks")
     listed.set_defaults(command=list_playbooks)
+    describe_ = playbook_commands.add_parser(
+        "describe", help="a playbook's inputs, steps and outputs", parents=[style_options()]
+    )
+    describe_.add_argument("playbook", help="a playbook file, or a shipped playbook's name")
+    describe_.add_argument("--json", action="store_true", help="as JSON")
+    describe_.set_defaults(command=describe)
 
 
 def check(args: argparse.Namespace) -> int:
@@ -65,6 +72,79 @@ def list_playbooks(args: argparse.Namespace) -> int:
         description = " ".join(str(playbook.document.get("description", "")).split())
         sys.stdout.write(f"{playbook.path.stem:<32} {description}\n")
     return 0
+
+
+def describe(args: argparse.Namespace) -> int:
+    """What a playbook takes, does and gives, before running it."""
+    from mdepack.playbook.document import find, load
+
+    described = description(load(find(args.playbook)))
+    if args.json:
+        print_json(described, args)
+        return 0
+    lines = [f"{described['name']}: {described['description']}", "", "inputs:"]
+    for item in described["inputs"]:
+        need = "required" if item["required"] else f"default {json.dumps(item.get('default'))}"
+        lines.append(f"  {item['name']:<14} {item['type']:<24} {need}")
+        if item["description"]:
+            lines.append(f"  {'':<14} {item['description']}")
+    lines += ["", "steps:"]
+    for step in described["steps"]:
+        when = f"  if {step['if']}" if "if" in step else ""
+        lines.append(f"  {step['id']:<14} {step['action']} ({step['side_effects']}){when}")
+    lines += ["", "outputs:"]
+    lines += [f"  {name:<14} {expression}" for name, expression in described["outputs"].items()]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def description(playbook: Any) -> dict[str, Any]:
+    """A playbook's name, description, inputs (type, required, default, description), steps
+    (action, side effects, condition) and outputs."""
+    from mdepack import manifest, schemas
+
+    inputs = schemas.inline(playbook.document.get("inputs") or {}, playbook.base_uri)
+    required = set(inputs.get("required", []))
+    pack = manifest.load()
+    steps = []
+    for step in playbook.steps:
+        action = pack.actions.get(str(step.get("action")))
+        entry = {
+            "id": str(step.get("id")),
+            "action": str(step.get("action")),
+            "side_effects": action.side_effects if action else "unknown",
+        }
+        if "if" in step:
+            entry["if"] = str(step["if"])
+        steps.append(entry)
+    return {
+        "name": playbook.name,
+        "description": " ".join(str(playbook.document.get("description", "")).split()),
+        "inputs": [
+            {
+                "name": name,
+                "type": _type_words(prop),
+                "required": name in required,
+                **({"default": prop["default"]} if "default" in prop else {}),
+                "description": " ".join(str(prop.get("description", "")).split()),
+            }
+            for name, prop in (inputs.get("properties") or {}).items()
+        ],
+        "steps": steps,
+        "outputs": {k: str(v) for k, v in (playbook.document.get("outputs") or {}).items()},
+    }
+
+
+def _type_words(prop: dict[str, Any]) -> str:
+    if "enum" in prop:
+        return "one of " + ", ".join(str(v) for v in prop["enum"])
+    if prop.get("type") == "array":
+        items = prop.get("items") or {}
+        return f"list of {_type_words(items)}" if items else "list"
+    if "type" in prop:
+        return str(prop["type"])
+    branches = prop.get("anyOf") or prop.get("oneOf") or []
+    return " or ".join(dict.fromkeys(_type_words(b) for b in branches)) or "any"
 
 
 def run(args: argparse.Namespace) -> int:

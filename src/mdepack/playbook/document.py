@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from mdepack import manifest as manifest_module
-from mdepack import schemas, validation
+from mdepack import schemas, spelling, validation
 from mdepack.errors import InputError
 
 WHOLE = re.compile(r"^\s*\$\{\{\s*(.*?)\s*\}\}\s*$", re.S)
@@ -106,9 +106,11 @@ def find(name_or_path: str | Path) -> Path:
         for file in (folder / f"{candidate}.yaml", folder / candidate):
             if file.is_file() and file.parent == folder:
                 return file
-    known = ", ".join(p.stem for p in sorted(folder.glob("*.yaml")))
+    stems = [p.stem for p in sorted(folder.glob("*.yaml"))]
+    near = spelling.hint(text.replace("-", "_").removesuffix(".yaml"), stems)
     raise InputError(
-        f"playbook: no playbook {text!r}: not a file, nor a shipped playbook ({known})",
+        f"playbook: no playbook {text!r}: not a file, nor a shipped playbook "
+        f"({', '.join(stems)}){near}",
         field="playbook",
         rule="must name a playbook file or a shipped playbook",
     )
