@@ -217,7 +217,7 @@ def test_describe_shows_inputs_steps_and_outputs_before_a_run() -> None:
     inputs = {i["name"]: i for i in described.json["inputs"]}
     assert {n for n, i in inputs.items() if i["required"]} == {"sha256", "tag", "comment"}
     assert inputs["dry_run"]["default"] is True and inputs["dry_run"]["type"] == "boolean"
-    assert [s["action"] for s in described.json["steps"]][0] == "get_file"
+    assert described.json["steps"][0]["action"] == "get_file"
     assert all(s["side_effects"] in ("read", "write") for s in described.json["steps"])
     said = run_cli("playbook", "describe", "block-file-hash")
     assert said.code == 0
