@@ -190,3 +190,43 @@ def test_a_misspelt_action_or_playbook_gets_a_did_you_mean() -> None:
     assert "did you mean 'isolate_machines' or 'unisolate_machines'?" in partial.error["message"]
     playbook = run_cli("playbook", "run", "tag_by_user", "--input", "{}")
     assert playbook.code == 2 and "did you mean 'tag_machines_by_user'?" in playbook.stderr
+
+
+def test_enum_values_are_taken_in_any_case_and_sent_as_the_api_spells_them(
+    readme_emulator: Emulator,
+) -> None:
+    env = readme_emulator.env()
+    readme_emulator.clear_log()
+    listed = run_cli(
+        "run",
+        "list_machines",
+        "--input",
+        '{"health_status": "active", "risk_score": ["high"]}',
+        env=env,
+    )
+    assert listed.code == 0, listed.stderr
+    [call] = readme_emulator.calls("/api/machines", "GET")
+    assert call.query["$filter"] == "healthStatus eq 'Active' and riskScore eq 'High'"
+    machine = readme_emulator.fleet.machines[0]["id"]
+    scan = {"machine_ids": [machine], "comment": "c", "scan_type": "full"}
+    scanned = run_cli("run", "run_antivirus_scan", "--input", json.dumps(scan), env=env)
+    assert scanned.code == 0, scanned.stderr
+    [post] = [
+        c for c in readme_emulator.calls(method="POST") if c.path.endswith("/runAntiVirusScan")
+    ]
+    assert post.body["ScanType"] == "Full"
+    tagged = run_cli(
+        "run",
+        "tag_machines",
+        "--input",
+        json.dumps({"machine_ids": [machine], "tag": "x", "action": "add"}),
+        env=env,
+    )
+    assert tagged.json["action"] == "Add"
+    wrong = run_cli(
+        "run",
+        "tag_machines",
+        "--input",
+        json.dumps({"machine_ids": [machine], "tag": "x", "action": "append"}),
+    )
+    assert wrong.code == 2 and "must be Add or Remove" in wrong.error["message"]

@@ -50,7 +50,7 @@ def test_md5_message_says_only_sha1_is_accepted() -> None:
         ),
         (
             "tag_machines",
-            {"machine_ids": ["a" * 40], "tag": "t", "action": "add"},
+            {"machine_ids": ["a" * 40], "tag": "t", "action": "append"},  # `add` is taken as Add
             "action",
             "Add or Remove",
         ),

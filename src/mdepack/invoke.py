@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mdepack import manifest as manifest_module
-from mdepack import validation
+from mdepack import schemas, spelling, validation
 from mdepack.api import ActionApi
 from mdepack.client import ApiClient
 from mdepack.config import Config
@@ -33,13 +33,16 @@ class PreparedAction:
     input: validation.Validator
     output: validation.Validator
     defaults: dict[str, Any]
+    spellings: dict[str, dict[str, str]]  # property -> {lower-case value: the API's spelling}
 
     def inputs(self, given: Any) -> dict[str, Any]:
-        """`given` validated, with the defaults filled in; InputError before any call."""
+        """`given` validated, with the defaults filled in and enum values in the API's spelling
+        (`active` -> `Active`, `full` -> `Full`); InputError before any call."""
         if not isinstance(given, dict):
             raise InputError(
                 "input: must be a JSON object", field="input", rule="must be an object"
             )
+        given = spelling.respelt(given, self.spellings)
         self.input.check_input(given)
         if "fields" in given:
             from mdepack.machines import check_fields
@@ -69,14 +72,15 @@ def prepared(name: str) -> PreparedAction:
 def _prepared(name: str) -> PreparedAction:
     pack = manifest_module.load()
     action = pack.action(name)
-    schemas = validation.schema_set()
+    compiled = validation.schema_set()
     return PreparedAction(
         action=action,
         run=pack.function(name),
         stream=pack.streamer(name),
-        input=schemas.validator(action.input),
-        output=schemas.validator(action.output),
+        input=compiled.validator(action.input),
+        output=compiled.validator(action.output),
         defaults=validation.action_defaults(action.input),
+        spellings=spelling.enum_spellings(schemas.inlined(action.input)),
     )
 
 

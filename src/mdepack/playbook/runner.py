@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import jmespath
 
-from mdepack import validation
+from mdepack import schemas, spelling, validation
 from mdepack.client import ApiClient
 from mdepack.config import Config
 from mdepack.errors import MdepackError
@@ -75,6 +75,9 @@ def run(
 ) -> RunResult:
     """Run a loaded playbook. Raises the failing step's error, naming the step."""
     schema = playbook.document.get("inputs") or {"type": "object"}
+    if isinstance(inputs, dict):  # `block` or `Block`: enum values in any case
+        spelt = spelling.enum_spellings(schemas.inline(schema, playbook.base_uri))
+        inputs = spelling.respelt(inputs, spelt)
     validation.schema_set().inline(schema, playbook.base_uri).check_input(inputs, where="inputs")
     # Defaults of the inputs apply, so `dry_run: {default: true}` means a dry run unless asked.
     inputs = validation.apply_defaults(schema, inputs, playbook.relative)
