@@ -190,3 +190,42 @@ def test_output_is_compact_on_a_pipe_and_indented_on_request(live: Emulator) -> 
 def test_run_help_points_large_inputs_at_stdin_or_a_file() -> None:
     helped = run_cli("run", "--help")
     assert "Argument list too long" in helped.stdout and "@FILE" in helped.stdout
+
+
+def test_a_file_name_given_without_at_gets_a_hint(tmp_path: Path) -> None:
+    named = tmp_path / "ids.json"
+    named.write_text("{}")
+    result = run_cli("run", "get_machine", "--input", str(named))
+    assert result.code == 2
+    assert result.error["message"].endswith(f"; to read the file, write @{named}")
+
+
+def test_run_help_shortens_descriptions_at_a_word() -> None:
+    helped = run_cli("run", "--help").stdout
+    lines = [line for line in helped.splitlines() if line.startswith("  tag_machines ")]
+    assert lines and lines[0].endswith(" ...")
+
+
+def test_a_dry_run_step_is_reported_as_a_dry_run(live: Emulator) -> None:
+    request = json.dumps({"sha1": live.fleet.file_with(2), "comment": "c"})
+    ran = run_cli(
+        "playbook", "run", "isolate_machines_by_file_hash", "--input", request, env=live.env()
+    )
+    assert ran.code == 0, ran.stderr
+    isolate = next(line for line in ran.stderr.splitlines() if line.strip().startswith("isolate "))
+    assert "dry run" in isolate
+
+
+def test_a_busy_port_is_said_with_a_way_out(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "emulator", "--port", str(port), "--machines", "3", "--state-dir", "/tmp/mdepack-busy"
+        )
+    assert result.code == 2 and result.error["field"] == "port"
+    assert "--port 0" in result.error["message"]
+    assert "default 8443" in run_cli("emulator", "--help").stdout

@@ -280,8 +280,10 @@ def test_an_answer_over_the_size_cap_is_a_typed_error_without_retries(
 
 
 def test_an_unreachable_authority_is_a_transient_error(emulator: Emulator) -> None:
-    env = {**emulator.env(), "MDE_AUTHORITY": f"https://127.0.0.1:{closed_port()}"}
-    with pytest.raises(TransientError, match=r"token authority: connection to 127\.0\.0\.1 failed"):
+    port = closed_port()
+    env = {**emulator.env(), "MDE_AUTHORITY": f"https://127.0.0.1:{port}"}
+    expected = rf"token authority: connection to 127\.0\.0\.1:{port} failed"
+    with pytest.raises(TransientError, match=expected):
         invoke("get_machine", {"machine_id": "a" * 40}, config=Config.from_env(env))
     result = run_cli("run", "get_machine", "--input", '{"machine_id": "' + "a" * 40 + '"}', env=env)
     assert result.code == 1 and result.error["type"] == "TransientError"
@@ -347,7 +349,7 @@ def test_a_refused_connection_names_the_host(clock: ManualClock, emulator: Emula
         clock=clock,
     )
     with pytest.raises(
-        TransientError, match=r"connection to 127\.0\.0\.1 failed: connection refused"
+        TransientError, match=rf"connection to 127\.0\.0\.1:{port} failed: connection refused"
     ):
         invoke("get_machine", {"machine_id": "a" * 40}, client=client)
 
@@ -547,3 +549,14 @@ def test_a_retry_log_line_with_an_echoed_header_is_redacted(
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "retry " in text and token not in text and token[:40] not in text
     assert all(token not in json.dumps(getattr(r, "mdepack", {})) for r in caplog.records)
+
+
+def test_a_wrong_tenant_is_said_in_one_sentence(emulator: Emulator) -> None:
+    env = {**emulator.env(), "MDE_TENANT_ID": "00000000-0000-0000-0000-000000000001"}
+    result = run_cli("run", "get_machine", "--input", '{"machine_id": "' + "a" * 40 + '"}', env=env)
+    assert result.code == 1 and result.error["code"] == "UnknownTenant"
+    assert result.error["message"] == (
+        f"token authority {emulator.env()['MDE_AUTHORITY']} knows no tenant "
+        "'00000000-0000-0000-0000-000000000001': check MDE_TENANT_ID (and MDE_CLOUD for a "
+        "sovereign cloud)"
+    )

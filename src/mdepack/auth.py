@@ -127,8 +127,16 @@ def _authority_call(config: Config, call: Callable[[], T]) -> T:
         failure = transport.failure_for(exc, str(url or config.authority))
         raise failure.error.with_context(prefix="token authority: ") from None
     except ValueError as exc:  # MSAL's discovery failures: the authority answered, but not as one
+        if "Unable to get authority configuration" in str(exc):
+            # MSAL's text runs to a paragraph; the cause is the tenant the authority does not know.
+            raise AuthError(
+                f"token authority {config.authority} knows no tenant {config.tenant_id!r}: "
+                "check MDE_TENANT_ID (and MDE_CLOUD for a sovereign cloud)",
+                code="UnknownTenant",
+            ) from None
         raise AuthError(
-            f"token authority {config.authority} refused the request or is not an authority: {exc}",
+            f"token authority {config.authority} refused the request or is not an authority: "
+            + str(exc).split(". ")[0],
             code="AuthorityError",
         ) from None
 

@@ -119,8 +119,10 @@ def failure_for(exc: BaseException, url: str) -> Failure:
         )
     if isinstance(exc, urllib3.exceptions.ProtocolError) and "IncompleteRead" in text:
         return Failure(TransientError(f"{host}'s answer was cut short", code="BadBody"), True)
+    split = urlsplit(url)
+    where = f"{host}:{split.port or (443 if split.scheme == 'https' else 80)}"
     return Failure(
-        TransientError(f"connection to {host} failed: {_reason(text)}", code="ConnectionError"),
+        TransientError(f"connection to {where} failed: {_reason(text)}", code="ConnectionError"),
         True,
     )
 

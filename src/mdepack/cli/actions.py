@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from typing import Any
 
 from mdepack.cli.inputs import INPUT_HELP, read_json_argument
@@ -118,7 +119,8 @@ def _run_epilog() -> str:
 
     pack = manifest.load()
     lines = [
-        f"  {a.name:<31} {a.side_effects:<5}  {a.description[:70]}" for a in pack.actions.values()
+        f"  {a.name:<31} {a.side_effects:<5}  {textwrap.shorten(a.description, 70, placeholder=' ...')}"
+        for a in pack.actions.values()
     ]
     example = json.dumps(pack.action("get_file_machines").example)
     return (

@@ -11,7 +11,12 @@ from typing import Any
 def register(commands: Any, wants_help: bool) -> None:
     """Add `emulator` to the top-level subparsers."""
     emulator = commands.add_parser("emulator", help="run the local Defender API emulator")
-    emulator.add_argument("--port", type=int, default=8443, help="0 takes a free port")
+    emulator.add_argument(
+        "--port",
+        type=int,
+        default=8443,
+        help="the port on 127.0.0.1 (default 8443; 0 takes a free one)",
+    )
     emulator.add_argument(
         "--state-dir",
         type=Path,
@@ -39,9 +44,11 @@ def register(commands: Any, wants_help: bool) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Start the emulator, say where it is, and serve until interrupted."""
+    import errno
     import time
 
     from mdepack.emulator import Emulator
+    from mdepack.errors import InputError
 
     emulator = Emulator(
         machines=args.machines,
@@ -53,7 +60,18 @@ def serve(args: argparse.Namespace) -> int:
         rate_per_minute=args.rate_per_minute,
         rate_per_hour=args.rate_per_hour,
     )
-    with emulator:
+    try:
+        emulator.start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise InputError(
+            f"--port: {args.port} is taken on 127.0.0.1 (another emulator?); stop it, choose "
+            "another port, or use --port 0 for a free one",
+            field="port",
+            rule="a free port",
+        ) from None
+    try:
         env = emulator.state_dir / "env"
         sys.stdout.write(
             f"mdepack emulator on {emulator.url} with {len(emulator.fleet.machines)} machines\n"
@@ -67,4 +85,6 @@ def serve(args: argparse.Namespace) -> int:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+    finally:
+        emulator.stop()
     return 0

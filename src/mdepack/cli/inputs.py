@@ -34,8 +34,11 @@ def read_json_argument(text: str, what: str = "input") -> Any:
     try:
         return json.loads(data)
     except ValueError as error:
+        hint = ""
+        if text[:1] not in '{["' and (text.endswith(".json") or os.path.isfile(text)):
+            hint = f"; to read the file, write @{text}"  # `--input ids.json` for `@ids.json`
         raise InputError(
-            f"{what}: not valid JSON ({error})", field=what, rule="valid JSON"
+            f"{what}: not valid JSON ({error}){hint}", field=what, rule="valid JSON"
         ) from None
     except RecursionError:
         raise InputError(

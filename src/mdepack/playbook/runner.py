@@ -103,10 +103,9 @@ def run(
         api = api or ApiClient(Config.from_env())
         before, started = api.calls, time.perf_counter()
         try:
-            context["steps"][step_id] = invoke(
-                action, document.render(step.get("with") or {}, evaluate), client=api
-            )
-            entry.status = "ok"
+            output = invoke(action, document.render(step.get("with") or {}, evaluate), client=api)
+            context["steps"][step_id] = output
+            entry.status = "dry run" if output.get("dry_run") is True else "ok"
         except MdepackError as error:
             entry.status = "failed"
             raise _named(error, step_id, action, result) from None
