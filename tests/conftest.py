@@ -77,11 +77,17 @@ def run_python(code: str, env: dict[str, str]) -> str:
     ).stdout
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> CliResult:
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+) -> CliResult:
     """Run `python -m mdepack` as a user would, with only the given MDE_* settings."""
     process = subprocess.run(
         [sys.executable, "-m", "mdepack", *args],
         env=user_env(env),
+        cwd=cwd,
         input=stdin,
         capture_output=True,
         text=True,

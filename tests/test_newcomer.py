@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,26 +50,27 @@ def test_every_readme_example_runs_as_written(
 ) -> None:
     words = shlex.split(command, comments=True)
     stdin = None
+    if "ids.json" in command:  # made as README makes it, by its printf line, where it runs
+        line = _readme_line("> ids.json")
+        subprocess.run(["/bin/sh", "-c", line], cwd=tmp_path, check=True)
     if "<" in words:  # `--input - < ids.json`
         at = words.index("<")
+        stdin = (tmp_path / words[at + 1]).read_text()
         words = words[:at]
-        stdin = json.dumps(_ids_file(readme_emulator))
-    words = [_file_argument(w, readme_emulator, tmp_path) for w in words]
-    result = run_cli(*words[1:], env=readme_emulator.env(), stdin=stdin)
+    result = run_cli(*words[1:], env=readme_emulator.env(), stdin=stdin, cwd=tmp_path)
     assert result.code == 0, f"{command}\n{result.stderr}"
 
 
-def _ids_file(emulator: Emulator) -> dict[str, object]:
-    ids = [m["id"] for m in emulator.fleet.machines[:3]]
-    return {"machine_ids": ids, "tag": "IR-4711", "action": "Add"}
+def _readme_line(ending: str) -> str:
+    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), re.S)
+    return next(line for b in blocks for line in b.splitlines() if line.rstrip().endswith(ending))
 
 
-def _file_argument(word: str, emulator: Emulator, tmp_path: Path) -> str:
-    if word != "@ids.json":
-        return word
-    path = tmp_path / "ids.json"
-    path.write_text(json.dumps(_ids_file(emulator)))
-    return f"@{path}"
+def test_the_readme_python_examples_run_as_written(readme_emulator: Emulator) -> None:
+    first, second = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[:2]
+    said = run_python(first, user_env(readme_emulator.env())).splitlines()
+    assert said[0] == "2 machines have seen the file" and said[1].startswith("would isolate: ['")
+    assert run_python(second, user_env({})).strip() == "3"
 
 
 def test_version_and_the_playbook_list() -> None:
@@ -207,7 +209,7 @@ def test_enum_values_are_taken_in_any_case_and_sent_as_the_api_spells_them(
     assert listed.code == 0, listed.stderr
     [call] = readme_emulator.calls("/api/machines", "GET")
     assert call.query["$filter"] == "healthStatus eq 'Active' and riskScore eq 'High'"
-    machine = readme_emulator.fleet.machines[0]["id"]
+    machine = readme_emulator.fleet.machines[-1]["id"]  # one the README's examples leave alone
     scan = {"machine_ids": [machine], "comment": "c", "scan_type": "full"}
     scanned = run_cli("run", "run_antivirus_scan", "--input", json.dumps(scan), env=env)
     assert scanned.code == 0, scanned.stderr

@@ -40,6 +40,20 @@ def run(action: str, inputs: dict[str, Any], *, config: Config | None = None) ->
     return invoke(action, inputs, config=config)
 
 
+def __getattr__(name: str) -> Any:
+    """`mdepack.Config` and `mdepack.emulator`, imported on first use so that `import mdepack`
+    stays light (a Lambda cold start pays for neither)."""
+    if name == "Config":
+        from mdepack.config import Config
+
+        return Config
+    if name == "emulator":
+        import importlib
+
+        return importlib.import_module("mdepack.emulator")
+    raise AttributeError(f"module 'mdepack' has no attribute {name!r}")
+
+
 def actions() -> list[str]:
     """The names of the pack's actions, from the manifest."""
     from mdepack.manifest import load
@@ -50,6 +64,7 @@ def actions() -> list[str]:
 __all__ = [
     "ApiError",
     "AuthError",
+    "Config",
     "ConfigError",
     "GuardError",
     "InputError",
