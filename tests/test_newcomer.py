@@ -232,3 +232,15 @@ def test_enum_values_are_taken_in_any_case_and_sent_as_the_api_spells_them(
         json.dumps({"machine_ids": [machine], "tag": "x", "action": "append"}),
     )
     assert wrong.code == 2 and "must be Add or Remove" in wrong.error["message"]
+
+
+def test_the_readme_ip_example_finds_its_machine(readme_emulator: Emulator) -> None:
+    found = run_cli(
+        "run",
+        "find_machines_by_ip",
+        "--input",
+        '{"ip": "10.230.241.167"}',
+        env=readme_emulator.env(),
+    )
+    assert found.code == 0 and found.json["count"] == 1  # an Active machine holds it now
+    assert found.json["machines"][0]["computerDnsName"] == "desktop-000000.contoso.com"

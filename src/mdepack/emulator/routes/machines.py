@@ -91,7 +91,7 @@ def find_by_tag(emulator: Emulator, *, query: dict[str, str], **_: Any) -> Reply
 def find_by_ip(emulator: Emulator, segment: str) -> Reply:
     """GET /api/machines/findbyip(ip='…',timestamp=…): machines that held the address within 15
     minutes of the time. The emulator takes a machine to have held its addresses from its
-    firstSeen to its lastSeen."""
+    firstSeen to its lastSeen, and an Active one (still reporting) until now."""
     match = _FIND_BY_IP.match(segment)
     if match is None:
         raise ApiFailure(400, "InvalidInput", f"Invalid findbyip request: {segment}")
@@ -114,7 +114,10 @@ def find_by_ip(emulator: Emulator, segment: str) -> Reply:
         first, last = machine.get("firstSeen"), machine.get("lastSeen")
         if not (isinstance(first, str) and isinstance(last, str)):
             continue
-        if _instant(first) - IP_WINDOW <= moment <= _instant(last) + IP_WINDOW:
+        until = _instant(last)
+        if machine.get("healthStatus") == "Active":  # still reporting: it holds them now too
+            until = max(until, dt.datetime.fromtimestamp(emulator.clock.time(), dt.timezone.utc))
+        if _instant(first) - IP_WINDOW <= moment <= until + IP_WINDOW:
             found.append(machine)
     return machine_collection(emulator, found)
 
