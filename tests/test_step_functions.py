@@ -217,3 +217,31 @@ def test_a_list_built_from_expressions_becomes_states_array(tmp_path: Path) -> N
     playbook.write_text(playbook.read_text().replace('"it\'s {literal}"', "'id-${{ inputs.id }}'"))
     refused = run_cli("export", "step-functions", str(playbook), "--function-arn", ARN)
     assert refused.code == 2 and "a list item must be one" in refused.error["message"]
+
+
+def test_sam_templates_of_every_playbook_pass_cfn_lint(tmp_path: Path) -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    files = []
+    for path in PLAYBOOKS:
+        exported = run_cli("export", "step-functions", str(path), "--function-arn", ARN, "--sam")
+        assert exported.code == 0, exported.stderr
+        template = exported.json
+        [(name, machine)] = template["Resources"].items()
+        assert machine["Type"] == "AWS::Serverless::StateMachine" and name.endswith("StateMachine")
+        assert machine["Properties"]["Definition"] == export(str(path), ARN)
+        [policy] = machine["Properties"]["Policies"]
+        assert policy["Statement"] == [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": [ARN, f"{ARN}:*"]}
+        ]
+        files.append(tmp_path / f"{path.stem}.json")
+        files[-1].write_text(exported.stdout)
+    linted = subprocess.run(
+        [str(cfn_lint), *map(str, files)], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text(files[0].read_text().replace('"STANDARD"', '"SOMETIMES"'))
+    failed = subprocess.run(
+        [str(cfn_lint), str(broken)], capture_output=True, text=True, check=False
+    )
+    assert failed.returncode != 0  # the linter really looks

@@ -40,6 +40,12 @@ def register(commands: Any, wants_help: bool) -> None:
         required=True,
         help="the ARN of the Lambda function running mdepack.triggers.aws_lambda.handler",
     )
+    sfn.add_argument(
+        "--sam",
+        action="store_true",
+        help="a SAM template deploying the state machine, its role allowed to invoke only that "
+        "function (cfn-lint clean)",
+    )
     sfn.set_defaults(command=step_functions)
 
 
@@ -62,6 +68,9 @@ def step_functions(args: argparse.Namespace) -> int:
     """A playbook's state machine definition."""
     from mdepack.exports import step_functions as exporter
 
-    machine = exporter.export(args.playbook, args.function_arn)
-    sys.stdout.write(json.dumps(machine, indent=2) + "\n")
+    if args.sam:
+        document = exporter.sam_template(args.playbook, args.function_arn)
+    else:
+        document = exporter.export(args.playbook, args.function_arn)
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
     return 0

@@ -175,3 +175,45 @@ class _Machine:
                 rule="a plain step id",
             )
         return step_id
+
+
+def sam_template(name_or_path: str, function_arn: str) -> dict[str, Any]:
+    """The state machine as a SAM template: one `AWS::Serverless::StateMachine` whose role may
+    invoke the pack's function (that ARN, and its versions and aliases) and nothing else."""
+    definition = export(name_or_path, function_arn)
+    playbook = document.load(document.find(name_or_path))
+    logical = "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", playbook.name) if p)
+    invoke = [function_arn] if function_arn.count(":") > 6 else [function_arn, f"{function_arn}:*"]
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Description": f"mdepack playbook {playbook.name} as a Step Functions state machine "
+        "running each step on the pack's Lambda function (mdepack export step-functions --sam).",
+        "Resources": {
+            f"{logical}StateMachine": {
+                "Type": "AWS::Serverless::StateMachine",
+                "Properties": {
+                    "Type": "STANDARD",
+                    "Definition": definition,
+                    "Policies": [
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "lambda:InvokeFunction",
+                                    "Resource": invoke,
+                                }
+                            ],
+                        }
+                    ],
+                },
+            }
+        },
+        "Outputs": {
+            "StateMachineArn": {
+                "Description": "The state machine to start with the playbook's inputs.",
+                "Value": {"Ref": f"{logical}StateMachine"},
+            }
+        },
+    }
