@@ -78,6 +78,7 @@ def test_the_lambda_zip_imports_and_answers_with_only_the_standard_library(
         and "mdepack/_pack/actions/isolate_machines.py" in names
     )
     assert not any("__pycache__" in n for n in names)
+    assert "redis/__init__.py" in names and "pyrate_limiter/__init__.py" in names
     code = (
         "import json\n"
         "from mdepack.triggers.aws_lambda import handler\n"
@@ -141,7 +142,8 @@ def test_every_lock_pins_each_dependency_with_hashes() -> None:
     for lock in locks:
         text = lock.read_text()
         pinned = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+) \\$", text, re.M))
-        wanted = direct + (["azure-functions"] if lock.name.startswith("azure") else [])
+        wanted = [*direct, "redis", "pyrate-limiter"]  # the shared rate budget travels too
+        wanted += ["azure-functions"] if lock.name.startswith("azure") else []
         assert set(wanted) <= set(pinned), lock.name
         blocks = re.split(r"^(?=[a-z0-9_.-]+==)", text, flags=re.M)[1:]
         assert all("--hash=sha256:" in block for block in blocks), lock.name
@@ -194,6 +196,7 @@ def test_the_sam_template_passes_cfn_lint(tmp_path: Path) -> None:
     text = template.read_text()
     assert f"Handler: {aws_lambda.HANDLER}" in text and "AuthType: AWS_IAM" in text
     assert "MDE_CLIENT_SECRET:" not in text  # the secret is read at run time, never set as text
+    assert "MDE_RATE_STORE: !If [SharedBudget, !Ref RateStoreUrl" in text  # one budget, optional
     broken = tmp_path / "broken.yaml"
     broken.write_text(text.replace("MemorySize: 1024", "MemorySize: 999999"))
     failed = subprocess.run(

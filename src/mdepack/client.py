@@ -22,7 +22,7 @@ from mdepack import auth, paths, policies, transport
 from mdepack.clock import SYSTEM_CLOCK, Clock
 from mdepack.config import Config
 from mdepack.errors import ApiError
-from mdepack.pacing import RatePacer, pacer_for
+from mdepack.pacing import Pacer, pacer_for
 from mdepack.retry import RetryPolicy
 
 log = logging.getLogger("mdepack.api")
@@ -40,7 +40,7 @@ class ApiClient:
         clock: Clock | None = None,
         session: requests.Session | None = None,
         token_provider: auth.TokenProvider | None = None,
-        pacer: RatePacer | None = None,
+        pacer: Pacer | None = None,
         retry: RetryPolicy | None = None,
         progress: Callable[[int, int], None] | None = None,
         notice: Callable[[str], None] | None = None,
@@ -53,7 +53,7 @@ class ApiClient:
         self._tokens = token_provider
         key = (config.api_url, str(config.tenant_id), str(config.client_id or "token"))
         self.pacer = pacer or pacer_for(
-            key, config.rate_per_minute, config.rate_per_hour, self.clock
+            key, config.rate_per_minute, config.rate_per_hour, self.clock, config.rate_store
         )
         self.retry = retry or RetryPolicy(config.max_attempts, config.retry_budget)
         self.calls = 0
@@ -92,7 +92,7 @@ class ApiClient:
         body: Any = None,
         missing_ok: bool = False,
         url: str | None = None,
-        pacer: RatePacer | None = None,
+        pacer: Pacer | None = None,
     ) -> Any:
         """Send one request (with the retry policy) and return its parsed JSON body.
 
@@ -120,7 +120,7 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         max_results: int | None = None,
-        pacer: RatePacer | None = None,
+        pacer: Pacer | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Yield pages of a collection by `$top`/`$skip` until a short page or `max_results`.
 
@@ -184,10 +184,10 @@ class ApiClient:
     def _retry_wait(self, seconds: float, reason: str) -> None:
         self.tell(seconds, f"waiting {seconds:.0f} s before trying again ({reason})")
 
-    def endpoint_pacer(self, name: str, per_minute: int, per_hour: int) -> RatePacer:
+    def endpoint_pacer(self, name: str, per_minute: int, per_hour: int) -> Pacer:
         """The process-wide pacer of one endpoint with a budget of its own, for this tenant + app."""
         key = (self.config.api_url, str(self.config.tenant_id), str(self.config.client_id), name)
-        return pacer_for(key, per_minute, per_hour, self.clock)
+        return pacer_for(key, per_minute, per_hour, self.clock, self.config.rate_store)
 
 
 def collection_items(data: Any) -> list[dict[str, Any]]:

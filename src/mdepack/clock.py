@@ -68,15 +68,22 @@ class ManualClock:
 
 
 class ScaledClock:
-    """Real time running `factor` times faster: with factor 10 a minute passes in 6 seconds."""
+    """Real time running `factor` times faster: with factor 10 a minute passes in 6 seconds.
 
-    def __init__(self, factor: float) -> None:
+    Clocks made with the same `start` (a `time.time()` value) agree across processes, so several
+    processes and a server can share one scaled budget (the shared-budget tests and benchmark).
+    """
+
+    def __init__(self, factor: float, start: float | None = None) -> None:
         self.factor = factor
+        self._shared = start is not None
         self._origin = time.monotonic()
-        self._epoch = time.time()
+        self._epoch = time.time() if start is None else start
 
     def monotonic(self) -> float:
-        """Scaled seconds since this clock was made."""
+        """Scaled seconds since this clock was made (or since `start`)."""
+        if self._shared:
+            return (time.time() - self._epoch) * self.factor
         return (time.monotonic() - self._origin) * self.factor
 
     def time(self) -> float:

@@ -17,6 +17,7 @@
 | MDE_MAX_PAGES | the most pages one listing may fetch (default 200) |
 | MDE_MAX_RESPONSE_MB | the largest answer read, in MiB (default 128); larger is an error, not retried |
 | MDE_MAX_MACHINES_CEILING | the operator's limit on machines one write may touch; no input raises it |
+| MDE_RATE_STORE | a Redis URL: every process with the same tenant and app shares one budget there |
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class Config:
     max_pages: int = 200
     max_response_bytes: int = 128 * 1024 * 1024
     max_machines_ceiling: int | None = None
+    rate_store: str | None = field(default=None, repr=False)  # its URL may hold a password
 
     @property
     def verify(self) -> str | bool:
@@ -163,6 +165,7 @@ class Config:
             max_pages=int(_number(get("MDE_MAX_PAGES"), "MDE_MAX_PAGES", "max_pages", 1)),
             max_response_bytes=_mebibytes(get("MDE_MAX_RESPONSE_MB")),
             max_machines_ceiling=_ceiling(get("MDE_MAX_MACHINES_CEILING")),
+            rate_store=_rate_store(get("MDE_RATE_STORE")),
         )
         config = replace(config, connect_timeout=min(10.0, config.read_timeout))
         config.check_credentials()
@@ -270,3 +273,18 @@ def _bad(name: str, rule: str) -> ConfigError:
 # Each setting's default is written once, on the Config field.
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Config)}
 _UNSAFE_URL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _rate_store(value: str | None) -> str | None:
+    """MDE_RATE_STORE: a Redis URL (redis://, rediss://, unix://) for the shared budget."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+        raise _bad(
+            "MDE_RATE_STORE",
+            "must be a Redis URL such as redis://cache.internal:6379/0 (or rediss://, unix://)",
+        )
+    if parts.password:
+        register_secret(parts.password)  # never in a log line or an error
+    return value

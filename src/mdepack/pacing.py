@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from mdepack.clock import Clock
 
@@ -84,14 +85,35 @@ def _wait(window: deque[Slot], limit: int, now: float, span: float) -> float:
     return leaving + span - now + 1e-6
 
 
-_pacers: dict[tuple[str, ...], RatePacer] = {}
+class Pacer(Protocol):
+    """What the client asks of a budget: a slot before a call, a stamp when its answer is in."""
+
+    def acquire(self, on_wait: Callable[[float, str], None] | None = None) -> Slot:
+        """Wait until a call may go; its slot."""
+        ...
+
+    def done(self, slot: Slot) -> None:
+        """The call's answer came back."""
+        ...
+
+
+_pacers: dict[tuple[str, ...], Pacer] = {}
 _pacers_lock = threading.Lock()
 
 
-def pacer_for(key: tuple[str, ...], per_minute: int, per_hour: int, clock: Clock) -> RatePacer:
-    """The one pacer of this process for a tenant + app (and budget)."""
-    full_key = (*key, str(per_minute), str(per_hour), str(id(clock)))
+def pacer_for(
+    key: tuple[str, ...], per_minute: int, per_hour: int, clock: Clock, store: str | None = None
+) -> Pacer:
+    """The one pacer of this process for a tenant + app (and budget): its own, or with `store`
+    (MDE_RATE_STORE) the budget every process shares (`mdepack.shared_budget`)."""
+    full_key = (*key, str(per_minute), str(per_hour), str(id(clock)), store or "")
     with _pacers_lock:
         if full_key not in _pacers:
-            _pacers[full_key] = RatePacer(per_minute, per_hour, clock)
+            if store:
+                from mdepack.shared_budget import SharedPacer  # redis only when configured
+
+                name = "mdepack:budget:" + ":".join(key)
+                _pacers[full_key] = SharedPacer(store, name, per_minute, per_hour, clock)
+            else:
+                _pacers[full_key] = RatePacer(per_minute, per_hour, clock)
         return _pacers[full_key]

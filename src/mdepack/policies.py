@@ -39,7 +39,7 @@ from mdepack.errors import (
     RateLimitError,
     TransientError,
 )
-from mdepack.pacing import RatePacer
+from mdepack.pacing import Pacer
 from mdepack.retry import RETRY_STATUSES, Failure, server_wait
 
 log = logging.getLogger("mdepack.api")
@@ -60,7 +60,7 @@ class Request:
     template: str  # the path as the manifest writes it, for the log
     body: Any = None
     missing_ok: bool = False  # a 404 is an empty result, not NotFoundError
-    pacer: RatePacer | None = None  # the endpoint's own budget, if it has one
+    pacer: Pacer | None = None  # the endpoint's own budget, if it has one
     attempt: int = 1
     headers: Mapping[str, str] = field(default_factory=dict)
 
@@ -141,7 +141,7 @@ class AnswerPolicy:
 class PacingPolicy:
     """The tenant's budget (and the endpoint's own, when the request names one)."""
 
-    def __init__(self, pacer: RatePacer, on_wait: Callable[[float, str], None] | None) -> None:
+    def __init__(self, pacer: Pacer, on_wait: Callable[[float, str], None] | None) -> None:
         self.pacer = pacer
         self.on_wait = on_wait
 
