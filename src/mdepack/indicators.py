@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from mdepack.errors import InputError
@@ -31,9 +31,9 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
-@dataclass(frozen=True)
-class Indicator:
-    """One value to submit, with its type and the spelling sent to the API."""
+class Indicator(NamedTuple):
+    """One value to submit, with its type and the spelling sent to the API (a tuple: thousands
+    are made per call)."""
 
     value: str
     type: str
