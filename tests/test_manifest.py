@@ -10,9 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mdepack import manifest, schemas, validation
+from mdepack import manifest, schemas
 from mdepack.client import ApiClient
 from mdepack.emulator import Emulator
+from mdepack.invoke import prepared
 from mdepack.paths import placeholders
 
 PACK = manifest.load()
@@ -103,7 +104,7 @@ def test_manifest_entry_is_complete(name: str) -> None:
 
 @pytest.mark.parametrize("name", ACTIONS)
 def test_manifest_example_is_valid_input(name: str) -> None:
-    validation.action_validator(name, "input").check_input(PACK.action(name).example)
+    prepared(name).input.check_input(PACK.action(name).example)
 
 
 @pytest.mark.parametrize("name", ACTIONS)

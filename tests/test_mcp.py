@@ -18,6 +18,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from mdepack import manifest
 from mdepack.emulator import Emulator
+from mdepack.invoke import prepared
 from mdepack.schemas import bundled
 
 pytestmark = pytest.mark.slow
@@ -137,7 +138,6 @@ def test_actions_narrows_the_tools(live: Emulator) -> None:
 
 
 def test_bundled_schemas_judge_as_the_pack_does() -> None:
-    from mdepack import validation
 
     pack = manifest.load()
     samples: list[tuple[str, Any]] = [
@@ -148,7 +148,7 @@ def test_bundled_schemas_judge_as_the_pack_does() -> None:
         ("list_machines", {"risk_score": ["High", "Nope"]}),
     ]
     for name, instance in samples:
-        ours = validation.action_validator(name, "input").is_valid(instance)
+        ours = prepared(name).input.is_valid(instance)
         theirs = jsonschema.Draft202012Validator(bundled(pack.action(name).input)).is_valid(
             instance
         )

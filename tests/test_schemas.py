@@ -15,6 +15,7 @@ from referencing.jsonschema import DRAFT202012
 from mdepack import schemas, validation
 from mdepack.emulator import fleet
 from mdepack.errors import OutputValidationError
+from mdepack.invoke import prepared
 
 REAL = load_fixture("machine_real.json")
 DOCS = load_fixture("machine_docs.json")
@@ -27,25 +28,19 @@ def collection(*machines: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("machine", [REAL, DOCS, SPARSE], ids=["real", "docs", "sparse"])
 def test_collection_output_accepts_real_machine_shapes(machine: dict[str, Any]) -> None:
-    validation.action_validator("list_machines", "output").check_output(
-        collection(machine), "list_machines"
-    )
-    validation.action_validator("get_machine", "output").check_output(
-        {"machine": machine}, "get_machine"
-    )
+    prepared("list_machines").output.check_output(collection(machine), "list_machines")
+    prepared("get_machine").output.check_output({"machine": machine}, "get_machine")
 
 
 def test_integer_and_string_rbac_group_id_and_both_onboarding_spellings() -> None:
     assert isinstance(REAL["rbacGroupId"], int) and isinstance(DOCS["rbacGroupId"], str)
     assert REAL["onboardingStatus"] == "Onboarded" and DOCS["onboardingStatus"] == "onboarded"
-    validation.action_validator("list_machines", "output").check_output(
-        collection(REAL, DOCS), "list_machines"
-    )
+    prepared("list_machines").output.check_output(collection(REAL, DOCS), "list_machines")
 
 
 def test_emulator_fleet_fits_the_output_schema() -> None:
     machines = fleet.generate(300, seed=5).machines
-    assert validation.action_validator("list_machines", "output").is_valid(collection(*machines))
+    assert prepared("list_machines").output.is_valid(collection(*machines))
 
 
 @pytest.mark.parametrize(
@@ -62,9 +57,7 @@ def test_output_is_strict_where_a_later_step_relies_on_it(
 ) -> None:
     machine = {**copy.deepcopy(REAL), **change}
     with pytest.raises(OutputValidationError) as caught:
-        validation.action_validator("list_machines", "output").check_output(
-            collection(machine), "list_machines"
-        )
+        prepared("list_machines").output.check_output(collection(machine), "list_machines")
     assert caught.value.details["field"] == where
 
 

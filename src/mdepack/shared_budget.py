@@ -61,7 +61,7 @@ class SharedPacer:
         self._down_until = 0.0
         self._told = False
         self._admitted = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _lost is also called while connecting
 
     def acquire(self, on_wait: Callable[[float, str], None] | None = None) -> Slot:
         """Wait until the shared budget has room for a call, and take it."""
@@ -108,15 +108,15 @@ class SharedPacer:
             try:
                 self._bucket = _bucket(self.store, self.key, self.per_minute, self.per_hour)
             except Exception as error:
-                self._lost(error, locked=True)
+                self._lost(error)
                 return None
             if self._told:
                 self._say(f"mdepack: the shared rate budget at {_where(self.store)} is back")
                 self._told = False
             return self._bucket
 
-    def _lost(self, error: BaseException, locked: bool = False) -> None:
-        def forget() -> None:
+    def _lost(self, error: BaseException) -> None:
+        with self._lock:
             self._bucket = None
             self._down_until = self.clock.monotonic() + RETRY_STORE
             if not self._told:
@@ -125,12 +125,6 @@ class SharedPacer:
                     f"mdepack: the shared rate budget at {_where(self.store)} cannot be reached "
                     f"({type(error).__name__}); pacing this process on its own until it is back"
                 )
-
-        if locked:
-            forget()
-        else:
-            with self._lock:
-                forget()
 
     def _budget(self, decision: Any) -> str:
         limit = getattr(decision.failing_rate, "limit", self.per_minute)

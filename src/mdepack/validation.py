@@ -135,13 +135,6 @@ def schema_set() -> SchemaSet:
     return SchemaSet(manifest_module.load())
 
 
-@functools.cache
-def action_validator(action: str, kind: str) -> Validator:
-    """The compiled input or output validator of an action, built once per process."""
-    spec = manifest_module.load().action(action)
-    return schema_set().validator(spec.input if kind == "input" else spec.output)
-
-
 def apply_defaults(
     schema: dict[str, Any], inputs: dict[str, Any], base: str = "playbooks/"
 ) -> dict[str, Any]:
@@ -291,4 +284,4 @@ def _words(value: Any) -> str:
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-__all__ = ["MdepackError", "SchemaSet", "Validator", "action_validator", "schema_set"]
+__all__ = ["MdepackError", "SchemaSet", "Validator", "schema_set"]

@@ -60,6 +60,11 @@ RETRY = [
 
 def export(name_or_path: str, function_arn: str) -> dict[str, Any]:
     """The state machine of a playbook (a path or a shipped playbook's name)."""
+    return _exported(name_or_path, function_arn)[1]
+
+
+def _exported(name_or_path: str, function_arn: str) -> tuple[Playbook, dict[str, Any]]:
+    """The playbook, loaded and checked once, and its state machine."""
     if not _ARN.match(function_arn):
         raise InputError(
             f"--function-arn: {function_arn!r} is not a Lambda function ARN "
@@ -76,7 +81,7 @@ def export(name_or_path: str, function_arn: str) -> dict[str, Any]:
             field="playbook",
             rule="must pass the static check",
         )
-    return _Machine(playbook, function_arn, roots).build()
+    return playbook, _Machine(playbook, function_arn, roots).build()
 
 
 class _Machine:
@@ -180,8 +185,7 @@ class _Machine:
 def sam_template(name_or_path: str, function_arn: str) -> dict[str, Any]:
     """The state machine as a SAM template: one `AWS::Serverless::StateMachine` whose role may
     invoke the pack's function (that ARN, and its versions and aliases) and nothing else."""
-    definition = export(name_or_path, function_arn)
-    playbook = document.load(document.find(name_or_path))
+    playbook, definition = _exported(name_or_path, function_arn)
     logical = "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", playbook.name) if p)
     invoke = [function_arn] if function_arn.count(":") > 6 else [function_arn, f"{function_arn}:*"]
     return {
