@@ -4,6 +4,7 @@ reason. Nothing is written."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 
@@ -39,8 +40,16 @@ def test_a_working_configuration_answers_with_every_action_runnable(live: Emulat
     assert all(
         verdict == {"can_run": True, "missing_roles": []} for verdict in report["actions"].values()
     )
-    assert report["graph"]["configured"] is False
-    assert [(c.method, c.path) for c in live.calls()] == [("GET", "/api/machines")]  # no writes
+    graph = report["graph"]
+    assert graph["configured"] is True
+    assert graph["token"]["obtained"] is True
+    assert "ThreatHunting.Read.All" in graph["token"]["roles"]
+    assert graph["api"]["answered"] is True
+    assert graph["api"]["call"] == "GET /v1.0/security/alerts_v2?$top=1"
+    assert [(c.method, c.path) for c in live.calls()] == [
+        ("GET", "/api/machines"),
+        ("GET", "/v1.0/security/alerts_v2"),
+    ]  # no writes
     assert live.write_app.secret not in checked.stdout
 
 
@@ -55,11 +64,28 @@ def test_a_read_only_app_is_told_which_role_each_write_lacks(live: Emulator) -> 
     assert actions["list_machines"] == {"can_run": True, "missing_roles": []}
     assert actions["tag_machines"] == {"can_run": False, "missing_roles": ["Machine.ReadWrite.All"]}
     assert actions["isolate_machines"]["missing_roles"] == ["Machine.Isolate"]
+    # Graph actions are judged by the Graph token's roles, not the Defender token's.
+    assert actions["run_hunting_query"] == {
+        "can_run": False,
+        "missing_roles": ["ThreatHunting.Read.All"],
+    }
     said = run_cli("doctor", env=env)
     assert said.code == 0
     assert "tag_machines: missing Machine.ReadWrite.All" in said.stdout
+    assert "run_hunting_query: missing ThreatHunting.Read.All" in said.stdout
     runnable = sum(bool(a["can_run"]) for a in actions.values())
     assert f"actions: {runnable} of {len(actions)} can run with these roles" in said.stdout
+
+
+def test_a_defender_token_alone_says_graph_needs_its_own(live: Emulator) -> None:
+    token = live.issue_token(live.write_app)
+    env = {"MDE_ACCESS_TOKEN": token, "MDE_API_URL": live.url, "MDE_CA_BUNDLE": str(live.ca_path)}
+    report = run_cli("doctor", "--json", env=env).json
+    assert report["api"]["answered"] is True
+    assert report["graph"]["configured"] is False
+    assert report["graph"]["error"]["field"] == "MDE_GRAPH_ACCESS_TOKEN"
+    assert report["actions"]["get_alert"]["can_run"] is None  # no Graph token: unknown
+    assert token not in json.dumps(report)
 
 
 def test_an_api_that_does_not_answer_exits_1_naming_host_port_and_reason(live: Emulator) -> None:

@@ -27,6 +27,7 @@ def test_the_actions_are_declared() -> None:
         "delete_indicators",
         "find_machines_by_ip",
         "find_machines_by_tag",
+        "get_alert",
         "get_file",
         "get_file_machines",
         "get_investigation_package_uri",
@@ -34,16 +35,19 @@ def test_the_actions_are_declared() -> None:
         "get_machine_action",
         "get_user_machines",
         "isolate_machines",
+        "list_alerts",
         "list_indicators",
         "list_machine_actions",
         "list_machines",
         "restrict_code_execution",
         "run_antivirus_scan",
+        "run_hunting_query",
         "stop_and_quarantine_file",
         "submit_indicators",
         "tag_machines",
         "unisolate_machines",
         "unrestrict_code_execution",
+        "update_alert",
     ]
 
 
@@ -78,8 +82,8 @@ def test_every_schema_file_is_valid_and_every_ref_resolves() -> None:
 @pytest.mark.parametrize("name", ACTIONS)
 def test_manifest_entry_is_complete(name: str) -> None:
     action = PACK.action(name)
-    assert action.method in ("GET", "POST")
-    assert action.path.startswith("/api/")
+    assert action.method in ("GET", "POST", "PATCH")
+    assert action.path.startswith("/v1.0/security/" if action.api == "graph" else "/api/")
     roles = {
         "Machine.Read.All",
         "Machine.ReadWrite.All",
@@ -90,9 +94,14 @@ def test_manifest_entry_is_complete(name: str) -> None:
         "Machine.StopAndQuarantine",
         "File.Read.All",
         "Ti.ReadWrite.All",
+        "ThreatHunting.Read.All",
+        "SecurityAlert.Read.All",
+        "SecurityAlert.ReadWrite.All",
     }
     assert action.permission in roles or action.name == "cancel_machine_action"
-    assert action.side_effects == ("write" if action.method == "POST" else "read")
+    reads_by_post = action.name == "run_hunting_query"  # a query is sent as a POST body
+    writes = action.method in ("POST", "PATCH") and not reads_by_post
+    assert action.side_effects == ("write" if writes else "read")
     assert not (action.destructive and not action.writes)
     # Each path placeholder is filled from an input: the one of its name, or, for an action on
     # many machines, each of machine_ids in turn.

@@ -7,6 +7,7 @@ when the manifest gives it a `rate`, besides the tenant's."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from mdepack.client import ApiClient, collection_items, entity
@@ -17,11 +18,14 @@ class ActionApi:
     """Calls one action's endpoint; `segments` fill the `{placeholders}` of its path."""
 
     def __init__(self, client: ApiClient, action: Action) -> None:
-        self.client = client
+        # The action's own API family: the Defender API, or Graph with its own token and budget.
+        self.client = client.for_api(action.api)
         self.action = action
         # An endpoint with a budget of its own (getPackageUri: 2 a minute) paces on both.
         self.pacer = (
-            client.endpoint_pacer(action.name, *action.rate) if action.rate is not None else None
+            self.client.endpoint_pacer(action.name, *action.rate)
+            if action.rate is not None
+            else None
         )
 
     @property
@@ -40,6 +44,15 @@ class ActionApi:
         from mdepack.manifest import load
 
         return ActionApi(self.client, load().action(name))
+
+    def endpoint(self, name: str) -> ActionApi:
+        """One of the action's further endpoints (the manifest's `endpoints`), with its budget."""
+        for key, method, path in self.action.endpoints:
+            if key == name:
+                moved = ActionApi(self.client, replace(self.action, method=method, path=path))
+                moved.pacer = self.pacer
+                return moved
+        raise KeyError(f"{self.action.name} declares no endpoint {name!r}")
 
     def get(self, *, missing_ok: bool = False, **segments: str) -> Any:
         """GET the endpoint; a 404 raises NotFoundError (or, with `missing_ok`, gives None)."""
@@ -69,6 +82,40 @@ class ActionApi:
         """Page through the endpoint's collection with `$top`/`$skip`."""
         return self.client.pages(
             self.action.path, params=params, max_results=max_results, pacer=self.pacer
+        )
+
+    def linked_pages(
+        self,
+        params: dict[str, Any] | None = None,
+        max_results: int | None = None,
+        *,
+        page_size: int,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Page through the endpoint's collection by `@odata.nextLink` (Graph's paging)."""
+        return self.client.linked_pages(
+            self.action.path,
+            params=params,
+            max_results=max_results,
+            page_size=page_size,
+            pacer=self.pacer,
+        )
+
+    def streamed(self, body: Any) -> Iterator[bytes]:
+        """Send the endpoint its body; its answer's bytes as they arrive (see ApiClient.streamed)."""
+        return self.client.streamed(
+            self.action.method,
+            self.action.path,
+            body=body,
+            pacer=self.pacer,
+            timeout=self.action.timeout,
+        )
+
+    def patch(self, body: Any, **segments: str) -> Any:
+        """PATCH the endpoint with the fields to change."""
+        return entity(
+            self.client.call(
+                "PATCH", self.action.path, segments=segments, body=body, pacer=self.pacer
+            )
         )
 
     def post(self, body: Any, **segments: str) -> Any:

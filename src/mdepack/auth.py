@@ -14,7 +14,7 @@ import requests
 
 from mdepack import transport
 from mdepack.config import Config
-from mdepack.errors import AuthError
+from mdepack.errors import AuthError, ConfigError
 from mdepack.redact import register_secret
 
 T = TypeVar("T")
@@ -31,11 +31,13 @@ class TokenProvider(Protocol):
 
 
 class StaticToken:
-    """MDE_ACCESS_TOKEN: a token obtained elsewhere; it cannot be refreshed here."""
+    """MDE_ACCESS_TOKEN (or MDE_GRAPH_ACCESS_TOKEN): a token obtained elsewhere; it cannot be
+    refreshed here."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, variable: str = "MDE_ACCESS_TOKEN") -> None:
         register_secret(token)
         self._token = token
+        self._variable = variable
 
     def token(self) -> str:
         """The configured token."""
@@ -44,7 +46,7 @@ class StaticToken:
     def refresh(self) -> str:
         """A static token cannot be renewed: the caller sees the API's 401 as AuthError."""
         raise AuthError(
-            "the API refused MDE_ACCESS_TOKEN (expired or wrong audience); supply a new token",
+            f"the API refused {self._variable} (expired or wrong audience); supply a new token",
             status=401,
             code="Unauthorized",
         )
@@ -168,7 +170,16 @@ _providers_lock = threading.Lock()
 def provider_for(config: Config, session: requests.Session) -> TokenProvider:
     """The token provider for this configuration, shared across calls in the process."""
     if config.access_token:
-        return StaticToken(config.access_token)
+        variable = "MDE_GRAPH_ACCESS_TOKEN" if config.api == "graph" else "MDE_ACCESS_TOKEN"
+        return StaticToken(config.access_token, variable)
+    if not (config.managed_identity or config.client_secret or config.client_certificate):
+        # Only the other family's bring-your-own token is set: name the one this call needs.
+        variable = "MDE_GRAPH_ACCESS_TOKEN" if config.api == "graph" else "MDE_ACCESS_TOKEN"
+        raise ConfigError(
+            f"{variable} is required for this {config.api} API action (or client credentials)",
+            field=variable,
+            rule="is required",
+        )
     secret = config.client_secret or config.client_certificate or ""
     key = (
         config.authority,

@@ -23,7 +23,7 @@ from mdepack.clock import SYSTEM_CLOCK, Clock
 from mdepack.config import Config
 from mdepack.errors import ApiError
 from mdepack.pacing import Pacer, pacer_for
-from mdepack.retry import RetryPolicy
+from mdepack.retry import Failure, RetryPolicy
 
 log = logging.getLogger("mdepack.api")
 PAGE_SIZE = 10_000  # the API's $top cap
@@ -45,6 +45,7 @@ class ApiClient:
         progress: Callable[[int, int], None] | None = None,
         notice: Callable[[str], None] | None = None,
         wait_deadline: float | None = None,
+        count: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SYSTEM_CLOCK
@@ -58,6 +59,10 @@ class ApiClient:
         self.retry = retry or RetryPolicy(config.max_attempts, config.retry_budget)
         self.calls = 0
         self._calls_lock = threading.Lock()
+        # A sibling client for another API family counts its calls here too (see for_api).
+        self._also_count = count
+        self._siblings: dict[str, ApiClient] = {}
+        self._root: ApiClient | None = None  # the client a sibling was made from
         # Called after each page of a listing with (items so far, calls so far).
         self.progress = progress
         # Told, in words, why a call waits and for how long (the CLI passes it on a terminal).
@@ -65,15 +70,42 @@ class ApiClient:
         # The clock's monotonic time by which a wait for actions must end, whatever its
         # `wait_seconds` (a Lambda function's remaining time, less a margin for the report).
         self.wait_deadline = wait_deadline
+        answers = policies.AnswerPolicy
+        if config.api == "graph":
+            from mdepack.graph import GraphAnswerPolicy
+
+            answers = GraphAnswerPolicy
         self._send = policies.chain(
             [
-                policies.AnswerPolicy(self.clock),
+                answers(self.clock),
                 policies.PacingPolicy(self.pacer, self._budget_wait),
                 policies.AuthPolicy(lambda: self.tokens),
                 policies.LogPolicy(self._count),
             ],
             policies.Transport(self.session, config),
         )
+
+    def for_api(self, api: str) -> ApiClient:
+        """The client for another API family (`graph`), made once: its own base URL, token
+        audience, rate budget and error shape; this client's session, clock, notices, wait
+        deadline and call count. ConfigError (nothing sent) when no token can be had for it."""
+        if api == self.config.api:
+            return self
+        if self._root is not None:
+            return self._root.for_api(api)
+        if api not in self._siblings:
+            self._siblings[api] = ApiClient(
+                self.config.for_api(api),
+                clock=self.clock,
+                session=self.session,
+                retry=self.retry,
+                progress=self.progress,
+                notice=self.notice,
+                wait_deadline=self.wait_deadline,
+                count=self._count,
+            )
+            self._siblings[api]._root = self
+        return self._siblings[api]
 
     @property
     def tokens(self) -> auth.TokenProvider:
@@ -112,6 +144,70 @@ class ApiClient:
             method=method,
             path=template,
             on_wait=self._retry_wait if self.notice else None,
+        )
+
+    def streamed(
+        self,
+        method: str,
+        template: str,
+        *,
+        body: Any = None,
+        pacer: Pacer | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[bytes]:
+        """Send one request (retried until its answer's headers are in) and return its 2xx body
+        unread, piece by piece, within the deadline and size cap. A failure while the body is
+        read is raised as its error: rows already handed on cannot be taken back, so it is not
+        retried."""
+        url = self.config.api_url + paths.fill(template, {})
+        request = policies.Request(
+            method, url, template, body, pacer=pacer, streamed=True, timeout=timeout
+        )
+        response = self.retry.run(
+            lambda attempt: self._send(replace(request, attempt=attempt)),
+            clock=self.clock,
+            refresh=self.tokens.refresh,
+            method=method,
+            path=template,
+            on_wait=self._retry_wait if self.notice else None,
+        )
+        return _raising(response.chunks or iter(()))
+
+    def linked_pages(
+        self,
+        template: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        max_results: int | None = None,
+        page_size: int,
+        pacer: Pacer | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages of a collection that pages by `@odata.nextLink` alone (Graph's): the
+        first page asks `$top`, each next link is followed only on the API host and never twice;
+        more than `max_pages` pages is an error."""
+        remaining = max_results
+        top = page_size if remaining is None else min(page_size, remaining)
+        url: str | None = None
+        seen_links: set[str] = set()
+        for _ in range(self.config.max_pages):
+            query = None if url else {**(params or {}), "$top": top}
+            data = self.call("GET", template, params=query, url=url, pacer=pacer)
+            items = collection_items(data)
+            if remaining is not None:
+                items = items[:remaining]
+                remaining -= len(items)
+            yield items
+            link = data.get("@odata.nextLink") if isinstance(data, dict) else None
+            if remaining == 0 or not items:
+                return
+            if not (isinstance(link, str) and link not in seen_links and self._on_api(link)):
+                return
+            seen_links.add(link)
+            url = link
+        raise ApiError(
+            f"listing stopped after {self.config.max_pages} pages (MDE_MAX_PAGES); "
+            "narrow the filters or raise the limit",
+            code="PageLimitExceeded",
         )
 
     def pages(
@@ -172,6 +268,8 @@ class ApiClient:
     def _count(self) -> None:
         with self._calls_lock:
             self.calls += 1
+        if self._also_count is not None:
+            self._also_count()
 
     def tell(self, seconds: float, text: str) -> None:
         """Say `text` through `notice` when a wait of `seconds` is long enough to be noticed."""
@@ -188,6 +286,14 @@ class ApiClient:
         """The process-wide pacer of one endpoint with a budget of its own, for this tenant + app."""
         key = (self.config.api_url, str(self.config.tenant_id), str(self.config.client_id), name)
         return pacer_for(key, per_minute, per_hour, self.clock, self.config.rate_store)
+
+
+def _raising(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks, with a transport Failure while reading raised as the pack's error."""
+    try:
+        yield from chunks
+    except Failure as failure:
+        raise failure.error from None
 
 
 def collection_items(data: Any) -> list[dict[str, Any]]:

@@ -6,9 +6,11 @@
 | MDE_CLIENT_SECRET / MDE_CLIENT_CERTIFICATE | credential (certificate: PEM text or a path, key + cert) |
 | MDE_CLIENT_SECRET_ARN | on AWS Lambda: the secret read at run time from Secrets Manager (see aws_secrets) |
 | MDE_MANAGED_IDENTITY | `system` or a user-assigned client id |
-| MDE_ACCESS_TOKEN | a bearer token obtained elsewhere (no MSAL) |
+| MDE_ACCESS_TOKEN | a bearer token obtained elsewhere (no MSAL), for the Defender API's audience |
+| MDE_GRAPH_ACCESS_TOKEN | the same for the Microsoft Graph security API's audience (Graph actions) |
 | MDE_CLOUD, MDE_REGION | public/gcc/gcc-high/dod; regional host for the public cloud |
 | MDE_API_URL, MDE_AUTHORITY | explicit API base and token authority host |
+| MDE_GRAPH_URL | explicit Microsoft Graph base (the second API family: hunting, alerts) |
 | MDE_TIMEOUT | seconds one request may take, body included (default 60; connect: at most 10 s) |
 | MDE_CA_BUNDLE | a CA bundle to trust for the API and the authority |
 | MDE_RETRIES | `off` to leave retries to the engine; else the attempts per call (default 4) |
@@ -42,11 +44,14 @@ PUBLIC_SCOPE = "https://api.securitycenter.microsoft.com/.default"
 
 @dataclass(frozen=True)
 class Cloud:
-    """Where one cloud's authority and API live."""
+    """Where one cloud's authority and APIs live: the Defender API and Microsoft Graph, each
+    with the token audience it accepts."""
 
     authority: str
     api: str
     scope: str
+    graph: str = "https://graph.microsoft.com"
+    graph_scope: str = "https://graph.microsoft.com/.default"
 
 
 CLOUDS: dict[str, Cloud] = {
@@ -62,13 +67,19 @@ CLOUDS: dict[str, Cloud] = {
         "https://login.microsoftonline.us",
         "https://api-gov.securitycenter.microsoft.us",
         "https://api-gov.securitycenter.microsoft.us/.default",
+        "https://graph.microsoft.us",
+        "https://graph.microsoft.us/.default",
     ),
     "dod": Cloud(
         "https://login.microsoftonline.us",
         "https://api-gov.securitycenter.microsoft.us",
         "https://api-gov.securitycenter.microsoft.us/.default",
+        "https://dod-graph.microsoft.us",
+        "https://dod-graph.microsoft.us/.default",
     ),
 }
+# The API families an action may call (the manifest's `api`); the Defender API is the default.
+APIS = ("defender", "graph")
 REGIONS = ("us", "eu", "uk", "au", "swa", "ina", "aea")
 
 
@@ -96,6 +107,10 @@ class Config:
     max_response_bytes: int = 128 * 1024 * 1024
     max_machines_ceiling: int | None = None
     rate_store: str | None = field(default=None, repr=False)  # its URL may hold a password
+    graph_url: str = "https://graph.microsoft.com"
+    graph_scope: str = "https://graph.microsoft.com/.default"
+    graph_access_token: str | None = field(default=None, repr=False)
+    api: str = "defender"  # which family api_url, scope and access_token are for
 
     @property
     def verify(self) -> str | bool:
@@ -105,6 +120,31 @@ class Config:
     def with_overrides(self, **changes: object) -> Config:
         """A copy with some settings changed (for example retries off for one call)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def for_api(self, api: str) -> Config:
+        """This configuration for one API family: its base URL, token audience and token.
+
+        The same app registration (secret, certificate, managed identity) gets a token for each
+        audience; a bring-your-own token is for one audience only, so each family has its own.
+        """
+        if api == self.api:
+            return self
+        if api != "graph":
+            raise ValueError(f"unknown API family {api!r}")
+        credentials = bool(self.managed_identity or self.client_secret or self.client_certificate)
+        if self.graph_access_token is None and not credentials:
+            raise _bad(
+                "MDE_GRAPH_ACCESS_TOKEN",
+                "is required for Microsoft Graph actions (MDE_ACCESS_TOKEN is a token for the "
+                "Defender API's audience; or set client credentials or a managed identity)",
+            )
+        return replace(
+            self,
+            api="graph",
+            api_url=self.graph_url,
+            scope=self.graph_scope,
+            access_token=self.graph_access_token,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -130,15 +170,17 @@ class Config:
             api_url = f"https://{region}.api.security.microsoft.com"
         api_url = _base_url("MDE_API_URL", get("MDE_API_URL") or api_url)
         authority = _base_url("MDE_AUTHORITY", get("MDE_AUTHORITY") or cloud.authority)
+        graph_url = _base_url("MDE_GRAPH_URL", get("MDE_GRAPH_URL") or cloud.graph)
 
         secret, token = get("MDE_CLIENT_SECRET"), get("MDE_ACCESS_TOKEN")
+        graph_token = get("MDE_GRAPH_ACCESS_TOKEN")
         secret_arn = get("MDE_CLIENT_SECRET_ARN")
-        if secret is None and secret_arn is not None and token is None:
+        if secret is None and secret_arn is not None and token is None and graph_token is None:
             from mdepack.aws_secrets import client_secret
 
             secret = client_secret(secret_arn)
         certificate = _certificate(get("MDE_CLIENT_CERTIFICATE"))
-        for value in (secret, token, certificate):
+        for value in (secret, token, graph_token, certificate):
             register_secret(value)
         config = cls(
             api_url=api_url,
@@ -166,14 +208,18 @@ class Config:
             max_response_bytes=_mebibytes(get("MDE_MAX_RESPONSE_MB")),
             max_machines_ceiling=_ceiling(get("MDE_MAX_MACHINES_CEILING")),
             rate_store=_rate_store(get("MDE_RATE_STORE")),
+            graph_url=graph_url,
+            graph_scope=cloud.graph_scope,
+            graph_access_token=graph_token,
         )
         config = replace(config, connect_timeout=min(10.0, config.read_timeout))
         config.check_credentials()
         return config
 
     def check_credentials(self) -> None:
-        """Refuse a configuration that cannot produce a token, before any call."""
-        if self.access_token or self.managed_identity:
+        """Refuse a configuration that cannot produce a token, before any call. A Graph token
+        alone is enough to start: a Defender action then names MDE_ACCESS_TOKEN (see `for_api`)."""
+        if self.access_token or self.managed_identity or self.graph_access_token:
             return
         if not self.tenant_id:
             raise _bad("MDE_TENANT_ID", "is required (or set MDE_ACCESS_TOKEN)")

@@ -10,6 +10,7 @@ the names are stable.
     │   ├── PermissionDeniedError 403: the app lacks a role
     │   ├── NotFoundError        404 where "not found" is not an empty result
     │   ├── RateLimitError       429 after retries
+    │   │   └── HuntingQuotaError 429: the tenant's hunting CPU quota is spent (not retried)
     │   └── TransientError       5xx, dropped connection, timeout, truncated body, after retries
     ├── OutputValidationError    the API's answer does not fit the action's output schema (exit 1)
     ├── NotFound                 an HTTP trigger has no such action, playbook or route (404)
@@ -125,6 +126,12 @@ class RateLimitError(ApiError):
     """429 after the retry budget was spent."""
 
     http_status = 429
+
+
+class HuntingQuotaError(RateLimitError):
+    """429 from advanced hunting for the tenant's CPU quota, not the call count: queries are
+    blocked until the next 15-minute cycle, so retrying at once cannot help. `retry_at` (ISO-8601
+    UTC) says when queries may run again, when the API said."""
 
 
 class TransientError(ApiError):

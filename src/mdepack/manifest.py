@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mdepack import spelling
+from mdepack.config import APIS
 from mdepack.errors import InputError
 
 ActionFunction = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -42,6 +43,10 @@ class Action:
     rate: tuple[int, int] | None = None  # (per minute, per hour) of an endpoint's own budget
     tracking_permission: str | None = None  # the role that reading its machine actions needs
     sensitive: bool = False  # its output is a secret-bearing link, kept from agents by default
+    api: str = "defender"  # the API family it calls: `defender` or `graph`
+    timeout: float | None = None  # seconds its call may take, when the API allows longer
+    # Further endpoints the action calls (an alert's comments), by name: (method, path).
+    endpoints: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def writes(self) -> bool:
@@ -139,6 +144,9 @@ def _action(name: str, spec: dict[str, Any]) -> Action:
     http = spec["http"]
     if spec["side_effects"] not in SIDE_EFFECTS:
         raise RuntimeError(f"manifest: {name}.side_effects must be read or write")
+    api = spec.get("api", "defender")
+    if api not in APIS:
+        raise RuntimeError(f"manifest: {name}.api must be one of {', '.join(APIS)}")
     return Action(
         name=name,
         description=spec["description"],
@@ -157,4 +165,10 @@ def _action(name: str, spec: dict[str, Any]) -> Action:
         else None,
         tracking_permission=spec.get("tracking_permission"),
         sensitive=bool(spec.get("sensitive", False)),
+        api=api,
+        timeout=float(spec["timeout"]) if "timeout" in spec else None,
+        endpoints=tuple(
+            (key, value["method"].upper(), value["path"])
+            for key, value in (spec.get("endpoints") or {}).items()
+        ),
     )

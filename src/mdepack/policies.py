@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -63,6 +63,8 @@ class Request:
     pacer: Pacer | None = None  # the endpoint's own budget, if it has one
     attempt: int = 1
     headers: Mapping[str, str] = field(default_factory=dict)
+    streamed: bool = False  # a 2xx body is handed on unread, as `Response.chunks`
+    timeout: float | None = None  # the endpoint's own deadline, instead of MDE_TIMEOUT
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Response:
     headers: Mapping[str, str]
     content: bytes
     data: Any = None
+    chunks: Iterator[bytes] | None = None  # a streamed request's 2xx body, still to be read
 
 
 Send = Callable[[Request], Response]
@@ -109,6 +112,8 @@ class AnswerPolicy:
         response = next_(request)
         status = response.status
         if 200 <= status < 300:
+            if response.chunks is not None:
+                return response
             if response.content:
                 try:
                     response.data = json.loads(response.content)
@@ -201,21 +206,26 @@ class Transport:
 
     def __call__(self, request: Request) -> Response:
         """The answer; a Failure when none usable came."""
-        deadline = time.monotonic() + self.config.read_timeout
+        read_timeout = request.timeout or self.config.read_timeout
+        deadline = time.monotonic() + read_timeout
         try:
             answer = self.session.request(
                 request.method,
                 request.url,
                 json=request.body,
                 headers={**request.headers, "Accept": "application/json"},
-                timeout=(self.config.connect_timeout, self.config.read_timeout),
+                timeout=(self.config.connect_timeout, read_timeout),
                 verify=self.config.verify,
                 allow_redirects=False,
                 stream=True,
             )
         except requests.RequestException as exc:
             raise transport.failure_for(exc, request.url) from None
-        content = transport.read_body(answer, deadline, self.config.max_response_bytes)
+        limit = self.config.max_response_bytes
+        if request.streamed and 200 <= answer.status_code < 300:
+            chunks = transport.read_chunks(answer, deadline, limit)
+            return Response(answer.status_code, answer.headers, b"", chunks=chunks)
+        content = transport.read_body(answer, deadline, limit)
         return Response(answer.status_code, answer.headers, content)
 
 

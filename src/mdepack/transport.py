@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,12 +65,19 @@ def read_body(response: requests.Response, deadline: float, limit: int) -> bytes
 
     On success the connection goes back to the pool; on any failure it is closed.
     """
+    return b"".join(read_chunks(response, deadline, limit))
+
+
+def read_chunks(response: requests.Response, deadline: float, limit: int) -> Iterator[bytes]:
+    """The body of a streamed response piece by piece, within `deadline` and `limit` bytes in
+    all: a Failure as soon as either is passed. The connection goes back to the pool once the
+    body is read, and is closed on any failure (or when the reader stops early)."""
     host = urlsplit(response.url).hostname or "the API"
+    finished = False
     try:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise Failure(_too_large(host, limit), False)
-        parts: list[bytes] = []
         size = 0
         while True:
             if time.monotonic() > deadline:
@@ -80,21 +88,22 @@ def read_body(response: requests.Response, deadline: float, limit: int) -> bytes
                     ),
                     True,
                 )
-            part = response.raw.read1(CHUNK)
+            try:
+                part = response.raw.read1(CHUNK)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise failure_for(exc, response.url) from None
             if not part:
                 break
             size += len(part)
             if size > limit:
                 raise Failure(_too_large(host, limit), False)
-            parts.append(part)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        response.close()
-        raise failure_for(exc, response.url) from None
-    except Failure:
-        response.close()
-        raise
-    response.raw.release_conn()
-    return b"".join(parts)
+            yield part
+        finished = True
+    finally:
+        if finished:
+            response.raw.release_conn()
+        else:
+            response.close()
 
 
 def failure_for(exc: BaseException, url: str) -> Failure:

@@ -33,7 +33,11 @@ def register(commands: Any, wants_help: bool) -> None:
     )
     run_.add_argument("action", help="the action to run (listed below)")
     run_.add_argument("--input", default="{}", help=INPUT_HELP)
-    run_.add_argument("--jsonl", action="store_true", help="stream machines, one JSON line each")
+    run_.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="stream the collection (machines, hunting rows), one JSON line each",
+    )
     run_.add_argument("--no-retries", action="store_true", help="one attempt per call")
     run_.set_defaults(command=run)
 
@@ -99,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
     prepare(args.action, inputs)  # bad input is refused before any configuration is read
     client = command_client(args, no_retries=args.no_retries)
     if args.jsonl:
-        from mdepack.stream import stream_machines
+        from mdepack.stream import stream_lines
 
-        for line in stream_machines(args.action, inputs, client=client):
+        for line in stream_lines(args.action, inputs, client=client):
             sys.stdout.write(line)
     else:
         output = invoke(args.action, inputs, client=client)

@@ -2,8 +2,10 @@
 
 What a SOAR platform calls "test connectivity": the configuration found (never a secret), whether
 a token was obtained, the token's application roles (its JWT `roles` claim) against the role each
-action needs, and one cheap read (`GET /api/machines?$top=1`) to prove the API answers. Nothing is
-written. Exit 0 when the Defender API answered, 1 otherwise, with the host, port and reason.
+action needs, and one cheap read (`GET /api/machines?$top=1`) to prove the API answers. The same
+for Microsoft Graph (`graph`): its own token, for its own audience, whose roles decide the Graph
+actions, and `GET /v1.0/security/alerts_v2?$top=1`. Nothing is written. Exit 0 when the Defender
+API answered, 1 otherwise, with the host, port and reason.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from mdepack.errors import MdepackError
 
 # Roles that do instead of the one the manifest names: the wider read-write role, and for
 # indicators the app-scoped one (it sees and changes only the app's own indicators).
-ALSO_DOES = {"Machine.Read.All": {"Machine.ReadWrite.All"}, "Ti.ReadWrite.All": {"Ti.ReadWrite"}}
+ALSO_DOES = {
+    "Machine.Read.All": {"Machine.ReadWrite.All"},
+    "Ti.ReadWrite.All": {"Ti.ReadWrite"},
+    "SecurityAlert.Read.All": {"SecurityAlert.ReadWrite.All"},
+}
 _ROLE = re.compile(r"\b[A-Z][A-Za-z]+\.[A-Za-z]+(?:\.All)?\b")
 
 
@@ -81,16 +87,41 @@ def examine() -> dict[str, Any]:
         report["token"] = {"obtained": True, "roles": roles}
         if roles is None:
             report["token"]["note"] = "not a JWT: its roles cannot be read"
-    report["actions"] = roles_by_action(roles)
     if report["token"]["obtained"]:
         report["api"] = _read(client, config.api_url)
     else:
         report["api"]["reason"] = "no token, so the API was not called"
-    report["graph"] = {
-        "configured": False,
-        "note": "the Microsoft Graph security API is not used by this version",
-    }
+    report["graph"], graph_roles = _graph(client)
+    report["actions"] = roles_by_action(roles, graph_roles)
     return report
+
+
+def _graph(client: Any) -> tuple[dict[str, Any], list[str] | None]:
+    """Microsoft Graph's part of the report: its token and roles, and one cheap read."""
+    try:
+        graph = client.for_api("graph")
+    except MdepackError as error:
+        return {"configured": False, "error": error.to_dict()["error"]}, None
+    found: dict[str, Any] = {"configured": True, "api_url": graph.config.api_url}
+    try:
+        token = graph.tokens.token()
+    except MdepackError as error:
+        found["token"] = {"obtained": False, "error": error.to_dict()["error"]}
+        found["api"] = {"answered": False, "reason": "no Graph token, so Graph was not called"}
+        return found, None
+    roles = jwt_roles(token)
+    found["token"] = {"obtained": True, "roles": roles}
+    split = urlsplit(graph.config.api_url)
+    where = {"host": split.hostname, "port": split.port or 443}
+    call = "GET /v1.0/security/alerts_v2?$top=1"
+    try:
+        graph.call("GET", "/v1.0/security/alerts_v2", params={"$top": 1})
+    except MdepackError as error:
+        error_body = error.to_dict()["error"]
+        found["api"] = {"answered": False, **where, "reason": error_body["message"]}
+    else:
+        found["api"] = {"answered": True, **where, "call": call}
+    return found, roles
 
 
 def jwt_roles(token: str) -> list[str] | None:
@@ -106,17 +137,21 @@ def jwt_roles(token: str) -> list[str] | None:
     return sorted(str(r) for r in roles) if isinstance(roles, list) else []
 
 
-def roles_by_action(roles: list[str] | None) -> dict[str, dict[str, Any]]:
-    """Each action: whether the roles let it run and, when not, which role is missing."""
+def roles_by_action(
+    roles: list[str] | None, graph_roles: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each action: whether the roles of its API's token let it run and, when not, which role
+    is missing (None: unknown, no token for its API)."""
     from mdepack import manifest
 
-    held = set(roles or [])
     result: dict[str, dict[str, Any]] = {}
     for action in manifest.load().actions.values():
+        known = graph_roles if action.api == "graph" else roles
+        held = set(known or [])
         missing = _missing(action.permission, held)
         if action.tracking_permission:
             missing += _missing(action.tracking_permission, held)
-        can_run = None if roles is None else not missing
+        can_run = None if known is None else not missing
         result[action.name] = {"can_run": can_run, "missing_roles": missing}
     return result
 
@@ -185,6 +220,15 @@ def words(report: dict[str, Any]) -> str:
     for name, verdict in actions.items():
         if verdict["can_run"] is False:
             lines.append(f"  {name}: missing {', '.join(verdict['missing_roles'])}")
-    if "graph" in report:
-        lines.append(f"graph: not configured ({report['graph']['note']})")
+    graph = report.get("graph") or {}
+    if not graph.get("configured"):
+        reason = graph.get("error", {}).get("message", "no configuration")
+        lines.append(f"graph: not configured ({reason})")
+    elif not graph["token"]["obtained"]:
+        lines.append(f"graph: token NOT obtained: {graph['token']['error']['message']}")
+    else:
+        roles = graph["token"]["roles"]
+        shown = ", ".join(roles) if roles else ("unknown" if roles is None else "none")
+        state = "answered" if graph["api"]["answered"] else "did NOT answer"
+        lines.append(f"graph: {graph['api_url']} {state}; application roles: {shown}")
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -172,6 +173,16 @@ def error_reply(failure: ApiFailure) -> Reply:
     return Reply(failure.status, _compact(body), failure.headers)
 
 
+def graph_error_reply(failure: ApiFailure, now: float) -> Reply:
+    """Microsoft Graph's error body: code and message, the request id under `innerError`."""
+    if failure.body is not None:
+        return Reply(failure.status, _compact(failure.body), failure.headers)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    inner = {"date": stamp, "request-id": str(uuid.uuid4()), "client-request-id": str(uuid.uuid4())}
+    body = {"error": {"code": failure.code, "message": failure.message, "innerError": inner}}
+    return Reply(failure.status, _compact(body), failure.headers)
+
+
 def _compact(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
@@ -179,8 +190,9 @@ def _compact(document: Any) -> bytes:
 class RateLimiter:
     """Sliding windows per key (app + tenant): calls a minute and calls an hour (amortised O(1))."""
 
-    def __init__(self, per_minute: int, per_hour: int, clock: Clock) -> None:
+    def __init__(self, per_minute: int, per_hour: int, clock: Clock, graph: bool = False) -> None:
         self.per_minute, self.per_hour, self.clock = per_minute, per_hour, clock
+        self.graph = graph  # answers as Microsoft Graph throttles
         self._minute: dict[str, deque[float]] = {}
         self._hour: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
@@ -205,6 +217,13 @@ class RateLimiter:
     def quota_failure(self, wait: float) -> ApiFailure:
         """The 429 Defender answers, with Retry-After and the wait in the message."""
         seconds = max(1, int(wait + 0.999))
+        if self.graph:
+            return ApiFailure(
+                429,
+                "TooManyRequests",
+                "Too many requests. Please retry after the time given by Retry-After.",
+                {"Retry-After": str(seconds)},
+            )
         return ApiFailure(
             429,
             "429",

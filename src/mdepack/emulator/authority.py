@@ -18,6 +18,8 @@ from mdepack.emulator import pki
 from mdepack.emulator.api import ApiFailure, Reply
 
 AUDIENCE = "https://api.securitycenter.microsoft.com"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+AUDIENCES = (AUDIENCE, GRAPH_AUDIENCE)  # a token is for one of them, and refused by the other
 
 
 @dataclass
@@ -71,15 +73,19 @@ class Authority:
         }
         return pki.sign_jwt(claims, self.pki.signing_key, self.pki.key_id)
 
-    def claims(self, header: str | None) -> dict[str, Any]:
-        """The claims of a valid bearer token, or the 401/403 Defender answers."""
+    def claims(self, header: str | None, audience: str = AUDIENCE) -> dict[str, Any]:
+        """The claims of a valid bearer token for `audience`, or the 401/403 the API answers."""
         if not header or not header.startswith("Bearer "):
             raise ApiFailure(401, "Unauthorized", "Authorization header is missing or malformed.")
         claims = pki.verify_jwt(header[7:].strip(), self.pki.signing_key.public_key())
         if claims is None:
             raise ApiFailure(401, "Unauthorized", "The access token signature is invalid.")
-        if str(claims.get("aud", "")).rstrip("/") != AUDIENCE:
-            raise ApiFailure(403, "Forbidden", "The access token has the wrong audience.")
+        if str(claims.get("aud", "")).rstrip("/") != audience:
+            raise ApiFailure(
+                401 if audience == GRAPH_AUDIENCE else 403,
+                "InvalidAuthenticationToken" if audience == GRAPH_AUDIENCE else "Forbidden",
+                "The access token has the wrong audience.",
+            )
         stale = claims.get("mdepack_generation", 0) < self.generation
         if claims.get("exp", 0) <= self.clock.time() or stale:
             raise ApiFailure(401, "Unauthorized", "The access token has expired.")
@@ -129,7 +135,8 @@ class Authority:
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
             )
         scope = form.get("scope", "")
-        if scope.split()[0:1] != [AUDIENCE + "/.default"]:
+        audience = scope.split()[0].removesuffix("/.default") if scope.split() else ""
+        if audience not in AUDIENCES or not scope.split()[0].endswith("/.default"):
             return self.entra_error(
                 400, "invalid_scope", 1002012, f"The provided value for scope {scope} is not valid."
             )
@@ -137,7 +144,7 @@ class Authority:
             "token_type": "Bearer",
             "expires_in": self.token_lifetime,
             "ext_expires_in": self.token_lifetime,
-            "access_token": self.issue_token(app),
+            "access_token": self.issue_token(app, audience),
         }
         return Reply(
             200, json.dumps(body).encode(), {"Content-Type": "application/json; charset=utf-8"}
@@ -168,15 +175,16 @@ class Authority:
                 401,
                 b'{"error":"invalid_request","error_description":"X-IDENTITY-HEADER is missing or wrong"}',
             )
-        if query.get("resource", "").rstrip("/") != AUDIENCE or self.managed_identity_app is None:
+        resource = query.get("resource", "").rstrip("/")
+        if resource not in AUDIENCES or self.managed_identity_app is None:
             return Reply(
                 400, b'{"error":"invalid_resource","error_description":"unknown resource"}'
             )
         self.token_requests += 1
         body = {
-            "access_token": self.issue_token(self.managed_identity_app),
+            "access_token": self.issue_token(self.managed_identity_app, resource),
             "expires_on": str(int(self.clock.time()) + self.token_lifetime),
-            "resource": AUDIENCE,
+            "resource": resource,
             "token_type": "Bearer",
             "client_id": self.managed_identity_app.client_id,
         }

@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from mdepack.emulator.api import CONTENT_TYPE, ApiFailure, Reply, error_reply
+from mdepack.emulator.api import CONTENT_TYPE, ApiFailure, Reply, error_reply, graph_error_reply
+from mdepack.emulator.authority import AUDIENCE, GRAPH_AUDIENCE
 from mdepack.emulator.faults import Fault
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.drop:
             self.close_connection = True
             return
-        if path.startswith("/api/"):
+        if path.startswith(("/api/", "/v1.0/")):
             reply, body, client_id = self._api(method, path, query, raw, fault)
             emulator.log_request(method, path, query, body, reply.status, client_id)
         elif fault is not None and fault.status:
@@ -104,6 +105,7 @@ class Handler(BaseHTTPRequestHandler):
         emulator = self.emulator
         body: Any = None
         client_id = None
+        graph = path.startswith("/v1.0/")  # Microsoft Graph: its audience, budget, error shape
         try:
             if raw:
                 try:
@@ -114,16 +116,20 @@ class Handler(BaseHTTPRequestHandler):
                     ) from None
             if fault is not None and fault.status and fault.reply is None:
                 raise fault_failure(fault)
-            claims = emulator.token_authority.claims(self.headers.get("Authorization"))
+            audience = GRAPH_AUDIENCE if graph else AUDIENCE
+            claims = emulator.token_authority.claims(self.headers.get("Authorization"), audience)
             client_id = claims.get("appid")
-            wait = emulator.limiter.admit(f"{claims.get('tid')}+{client_id}")
+            limiter = emulator.graph_limiter if graph else emulator.limiter
+            wait = limiter.admit(f"{claims.get('tid')}+{client_id}")
             if wait is not None:
-                raise emulator.limiter.quota_failure(wait)
+                raise limiter.quota_failure(wait)
             reply = emulator.handle_api(method, path, query, body, claims)
             if fault is not None and fault.reply is not None:
                 reply = Reply(fault.status or 200, fault.reply)
         except ApiFailure as failure:
-            reply = error_reply(failure)
+            reply = (
+                graph_error_reply(failure, emulator.clock.time()) if graph else error_reply(failure)
+            )
         reply.headers.setdefault("Content-Type", CONTENT_TYPE)
         reply.headers.setdefault("OData-Version", "4.0")
         return reply, body, client_id

@@ -39,7 +39,7 @@ FIELDS = frozenset(
 # The fields GET /api/machineactions filters on.
 ACTION_FIELDS = frozenset({"id", "status", "machineId", "type", "requestor", "creationDateTimeUtc"})
 COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
-_INSTANTS = frozenset({"lastSeen", "creationDateTimeUtc"})
+_INSTANTS = frozenset({"lastSeen", "creationDateTimeUtc", "createdDateTime", "lastUpdateDateTime"})
 
 _TOKEN = re.compile(
     r"""\s*(?:

@@ -28,7 +28,15 @@ from mdepack.emulator.api import READ, WRITE, RateLimiter, Reply, Route, dispatc
 from mdepack.emulator.authority import App, Authority
 from mdepack.emulator.faults import Fault, FaultPlan
 from mdepack.emulator.handler import Handler
-from mdepack.emulator.routes import files, indicators, machine_actions, machines, users
+from mdepack.emulator.routes import (
+    alerts,
+    files,
+    hunting,
+    indicators,
+    machine_actions,
+    machines,
+    users,
+)
 from mdepack.emulator.routes.files import FILE_READ
 
 ROUTES: list[Route] = [
@@ -37,9 +45,18 @@ ROUTES: list[Route] = [
     *users.ROUTES,
     *machine_actions.ROUTES,
     *indicators.ROUTES,
+    *alerts.ROUTES,
+    *hunting.ROUTES,
 ]
 # What the emulator's read-write app may do: everything the pack's actions call.
-ALL_ROLES = [WRITE, FILE_READ, *machine_actions.RESPONSE_ROLES, indicators.TI_ALL]
+ALL_ROLES = [
+    WRITE,
+    FILE_READ,
+    *machine_actions.RESPONSE_ROLES,
+    indicators.TI_ALL,
+    alerts.ALERT_WRITE,
+    hunting.HUNTING,
+]
 
 
 @dataclass
@@ -78,6 +95,8 @@ class Emulator:
         action_run_seconds: float = 20.0,
         action_outcome: str = "Succeeded",
         action_identity: str = "type_and_option",
+        alert_count: int = 24,
+        graph_rate_per_minute: int = 150,
     ) -> None:
         if action_identity not in machine_actions.IDENTITIES:
             raise ValueError(f"action_identity must be one of {machine_actions.IDENTITIES}")
@@ -112,9 +131,16 @@ class Emulator:
         self.action_outcomes: dict[str, str] = {}
         # What makes two actions the same: type and option (the docs), or type alone.
         self.action_identity = action_identity
+        # Microsoft Graph: its own per-app budget, hunting's 45 a minute and CPU quota, alerts.
+        self.graph_limiter = RateLimiter(
+            graph_rate_per_minute, 10 * graph_rate_per_minute, self.clock, graph=True
+        )
+        self.hunting_limiter = RateLimiter(45, 1500, self.clock)
+        self.hunting_cpu_blocked_until: float | None = None
         self.requests: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._index()
+        self.alerts = alerts.generate(self, alert_count, seed)
         self._state_dir = state_dir
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -129,6 +155,10 @@ class Emulator:
     def add_fault(self, fault: Fault | None = None, **rule: Any) -> Fault:
         """Inject a fault (see :class:`Fault`); returns the rule, whose `hits` count firings."""
         return self.faults.add(fault or Fault(**rule))
+
+    def exhaust_hunting_cpu(self) -> float:
+        """Spend the tenant's hunting CPU quota until the next 15-minute cycle (its start)."""
+        return hunting.exhaust_cpu(self)
 
     def expire_tokens(self) -> None:
         """Make every token issued so far invalid, as if it had expired."""
@@ -305,6 +335,7 @@ class Emulator:
         app = app or self.write_app
         return {
             "MDE_API_URL": self.url,
+            "MDE_GRAPH_URL": self.url,  # Microsoft Graph is served under /v1.0/ on the same host
             "MDE_AUTHORITY": self.authority,
             "MDE_TENANT_ID": self.tenant_id,
             "MDE_CLIENT_ID": app.client_id,
