@@ -39,6 +39,12 @@ def register(commands: Any, wants_help: bool) -> None:
     emulator.add_argument(
         "--rate-per-hour", type=int, default=1500, help="calls an app may make an hour (1500)"
     )
+    emulator.add_argument(
+        "--hunting-rate-per-minute",
+        type=int,
+        default=45,
+        help="advanced hunting calls a tenant may make a minute (45)",
+    )
     emulator.set_defaults(command=serve)
 
 
@@ -59,6 +65,7 @@ def serve(args: argparse.Namespace) -> int:
         legacy_not_found=args.legacy_not_found,
         rate_per_minute=args.rate_per_minute,
         rate_per_hour=args.rate_per_hour,
+        hunting_rate_per_minute=args.hunting_rate_per_minute,
     )
     try:
         emulator.start()

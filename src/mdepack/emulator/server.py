@@ -97,6 +97,7 @@ class Emulator:
         action_identity: str = "type_and_option",
         alert_count: int = 24,
         graph_rate_per_minute: int = 150,
+        hunting_rate_per_minute: int = 45,
     ) -> None:
         if action_identity not in machine_actions.IDENTITIES:
             raise ValueError(f"action_identity must be one of {machine_actions.IDENTITIES}")
@@ -135,7 +136,9 @@ class Emulator:
         self.graph_limiter = RateLimiter(
             graph_rate_per_minute, 10 * graph_rate_per_minute, self.clock, graph=True
         )
-        self.hunting_limiter = RateLimiter(45, 1500, self.clock)
+        self.hunting_limiter = RateLimiter(
+            hunting_rate_per_minute, max(1500, hunting_rate_per_minute), self.clock
+        )
         self.hunting_cpu_blocked_until: float | None = None
         self.requests: list[LoggedRequest] = []
         self._lock = threading.RLock()

@@ -82,7 +82,7 @@ def run_hunting_query(emulator: Emulator, *, body: Any, claims: dict[str, Any], 
     start, end = _window(body.get("Timespan"), now)
     try:
         query = kql.parse(body["Query"])
-        schema, rows = kql.run(query, _tables(emulator, start, end))
+        schema, rows = kql.run(query, _tables(emulator, now, start, end))
     except kql.KqlError as error:
         raise ApiFailure(400, "BadRequest", str(error)) from None
     context = f"{emulator.url}/v1.0/$metadata#microsoft.graph.security.huntingQueryResults"
@@ -130,8 +130,7 @@ def _stamp(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
-def _tables(emulator: Emulator, start: float, end: float) -> dict[str, Any]:
-    now = emulator.clock.time()
+def _tables(emulator: Emulator, now: float, start: float, end: float) -> dict[str, Any]:
     machines = emulator.fleet.machines
 
     def device_info() -> Iterator[dict[str, Any]]:
