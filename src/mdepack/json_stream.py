@@ -16,7 +16,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 _SPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
+# The separator after an array element, when the text already holds it whole.
+_NEXT = re.compile(r"[ \t\n\r]*([,\]])")
+_SCAN: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner
 _KEEP = 1 << 16  # consumed text is dropped once this much has piled up
 
 
@@ -69,11 +71,12 @@ class _Reader:
 
     def value(self) -> Any:
         """The next JSON value, reading more until it is whole."""
-        self.char()
+        if self.at >= len(self.text) or self.text[self.at] in " \t\n\r":
+            self.char()
         while True:
             try:
-                value, end = _DECODER.raw_decode(self.text, self.at)
-            except json.JSONDecodeError:
+                value, end = _SCAN(self.text, self.at)
+            except (StopIteration, json.JSONDecodeError):
                 if self.more():
                     continue
                 raise StreamError("the answer was cut short inside a value") from None
@@ -103,7 +106,12 @@ def members(chunks: Iterable[bytes], streamed: str) -> Iterator[tuple[str, Any]]
             else:
                 while True:
                     yield name, reader.value()
-                    if reader.expect(",]", f"between the elements of {name!r}") == "]":
+                    found = _NEXT.match(reader.text, reader.at)
+                    if found is not None:  # the common case: no need to read more first
+                        reader.at = found.end()
+                        if found.group(1) == "]":
+                            break
+                    elif reader.expect(",]", f"between the elements of {name!r}") == "]":
                         break
         else:
             yield name, reader.value()
