@@ -210,8 +210,16 @@ def test_tools_that_release_undo_or_remove_are_destructive(live: Emulator) -> No
         "stop_and_quarantine_file",
         "cancel_machine_action",
         "tag_machines",
+        "run_live_response",
+        "upload_library_file",
     ):
         assert hints[name] is True, name
+    reads = with_server(live.env())(lambda s: s.list_tools())
+    offered = {t.name for t in reads.tools}
+    assert {"run_live_response", "upload_library_file", "get_live_response_result"}.isdisjoint(
+        offered
+    )  # the writes, and the link (a secret), only when the operator allows them
+    assert {"list_library_files", "run_hunting_query", "get_alert"} <= offered
     assert hints["run_antivirus_scan"] is False
 
 

@@ -118,6 +118,14 @@ class ActionApi:
             )
         )
 
+    def upload(self, form: dict[str, str | tuple[str, bytes]], **segments: str) -> Any:
+        """POST the endpoint a multipart/form-data body (field -> text, or (file name, bytes))."""
+        return entity(
+            self.client.call(
+                "POST", self.action.path, segments=segments, form=form, pacer=self.pacer
+            )
+        )
+
     def post(self, body: Any, **segments: str) -> Any:
         """POST the endpoint. The client retries what may pass (a repeated machine action is
         refused by the API as "already in progress", which the caller reports)."""

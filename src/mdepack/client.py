@@ -125,18 +125,20 @@ class ApiClient:
         missing_ok: bool = False,
         url: str | None = None,
         pacer: Pacer | None = None,
+        form: Mapping[str, str | tuple[str, bytes]] | None = None,
     ) -> Any:
         """Send one request (with the retry policy) and return its parsed JSON body.
 
         `missing_ok`: a 404 returns None instead of raising NotFoundError.
         `url`: an absolute URL on the API host to use instead of the template (a nextLink).
         `pacer`: an endpoint's own budget, kept besides the process-wide one.
+        `form`: a multipart/form-data body (field -> text, or (file name, bytes)) instead of JSON.
         """
         if url is None:
             url = self.config.api_url + paths.fill(template, dict(segments or {}))
             if params:
                 url += "?" + urlencode(params, quote_via=quote, safe="$,'():/")
-        request = policies.Request(method, url, template, body, missing_ok, pacer)
+        request = policies.Request(method, url, template, body, missing_ok, pacer, form=form)
         return self.retry.run(
             lambda attempt: self._send(replace(request, attempt=attempt)).data,
             clock=self.clock,

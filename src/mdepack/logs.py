@@ -24,3 +24,25 @@ def _clean(value: Any) -> Any:
     if isinstance(value, (int, bool)) or value is None:
         return value
     return redact(str(value))
+
+
+class Redacting(logging.Filter):
+    """Redacts a record's whole message, whoever logs it (urllib3 logs each URL it asks at DEBUG,
+    a SAS link's signature included): attached to the handlers the CLI sets up, and to the
+    loggers of the libraries that see URLs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, its message redacted."""
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def redact_library_logs() -> None:
+    """Redact what the HTTP libraries log (a logger's filter sees only its own records)."""
+    for name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, Redacting) for f in logger.filters):
+            logger.addFilter(Redacting())

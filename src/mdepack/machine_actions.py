@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 
 from mdepack import bulk, machine_names, odata
@@ -55,28 +56,42 @@ def act(
     *,
     option: str | None = None,
     undone_by: str | None = None,
+    exclusive: bool = False,
+    check: Callable[[], None] | None = None,
+    after: Callable[[ActionApi, list[dict[str, Any]]], None] | None = None,
 ) -> dict[str, Any]:
     """Post `body` to the action's endpoint for each machine; wait if asked; report each one.
 
     `option` is what, beside the type, makes the action itself (scan type, isolation type, file).
     `undone_by` names the action type that lifts this one (Unisolate for Isolate): a machine whose
     newest Succeeded action of the two is this one with this option gets nothing new.
+    `exclusive`: each request carries work of its own (live response commands), so one under way
+    on a machine never stands in for it: the machine is `blocked`, with that action's id.
+    `check()` checks what the guard leaves to the action (live response: its library), after
+    the guard and before any write or dry-run answer; `after(api, reports)` adds to the reports
+    once the wait is over (live response results).
     """
     before = api.calls
     machines = machine_names.for_write(inputs["machine_ids"], api, inputs["max_machines"])
     ids, named = machines.ids, machines.report()
+    if check is not None:
+        check()
     if inputs["dry_run"]:
         calls = api.calls - before  # resolving names reads; a dry run writes nothing
         planned = _result(action_type, [], dry_run=True, planned=ids, complete=False, calls=calls)
         return planned | named
     tracking = api.sibling(TRACKING_ACTION)
-    wanted = _Identity(action_type, option)
+    wanted = _Identity(action_type, option, exclusive)
     history = _history(tracking, [action_type, *filter(None, [undone_by])], ids, undone_by)
     seen = {a["id"] for actions in history.values() for a in actions}
     reports: list[dict[str, Any]] = []
     try:
         for machine_id in ids:
             known = history.get(machine_id, [])
+            busy = next((a for a in known if a["status"] in ACTIVE), None)
+            if exclusive and busy is not None:
+                reports.append(_busy(machine_id, busy))
+                continue
             pending = next((a for a in known if a["status"] in ACTIVE and wanted.is_(a)), None)
             if pending is not None:
                 reports.append(_report(machine_id, pending, "already_pending"))
@@ -105,6 +120,8 @@ def act(
                     _report(machine_id, created, "already_pending" if again else "created")
                 )
         complete = _wait(tracking, reports, _wait_seconds(api, inputs.get("wait_seconds", 0)))
+        if after is not None:
+            after(api, reports)
     except ApiError as error:
         done = {r["machine_id"] for r in reports}
         reports += [
@@ -117,13 +134,14 @@ def act(
 class _Identity:
     """What makes two machine actions the same request: type and option."""
 
-    def __init__(self, action_type: str, option: str | None) -> None:
+    def __init__(self, action_type: str, option: str | None, unique: bool = False) -> None:
         self.type = action_type
         self.option = option.lower() if option else None
+        self.unique = unique  # no other action is ever this request (live response)
 
     def is_(self, action: dict[str, Any]) -> bool:
         """True when `action` is this very request (an unknown option is never assumed equal)."""
-        if action.get("type") != self.type:
+        if self.unique or action.get("type") != self.type:
             return False
         return self.option is None or option_of(action) == self.option
 
@@ -200,6 +218,23 @@ def _blocked(
             "option": option_of(blocker),
             "status": blocker.get("status"),
         }
+    return report
+
+
+def _busy(machine_id: str, active: dict[str, Any]) -> dict[str, Any]:
+    """The report for a machine whose session under way leaves no room for a new one."""
+    report = _absent(
+        machine_id,
+        "blocked",
+        f"the machine already has a {active.get('type')} action {active.get('status')}; "
+        "nothing new was sent (one session a machine)",
+    )
+    report["blocked_by"] = {
+        "action_id": active["id"],
+        "type": active.get("type"),
+        "option": option_of(active),
+        "status": active.get("status"),
+    }
     return report
 
 

@@ -65,6 +65,8 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     streamed: bool = False  # a 2xx body is handed on unread, as `Response.chunks`
     timeout: float | None = None  # the endpoint's own deadline, instead of MDE_TIMEOUT
+    # A multipart/form-data body instead of JSON: field -> text, or (file name, bytes).
+    form: Mapping[str, str | tuple[str, bytes]] | None = None
 
 
 @dataclass
@@ -209,10 +211,15 @@ class Transport:
         read_timeout = request.timeout or self.config.read_timeout
         deadline = time.monotonic() + read_timeout
         try:
+            body: dict[str, Any] = (
+                {"files": {k: _part(v) for k, v in request.form.items()}}
+                if request.form is not None
+                else {"json": request.body}
+            )
             answer = self.session.request(
                 request.method,
                 request.url,
-                json=request.body,
+                **body,
                 headers={**request.headers, "Accept": "application/json"},
                 timeout=(self.config.connect_timeout, read_timeout),
                 verify=self.config.verify,
@@ -227,6 +234,11 @@ class Transport:
             return Response(answer.status_code, answer.headers, b"", chunks=chunks)
         content = transport.read_body(answer, deadline, limit)
         return Response(answer.status_code, answer.headers, content)
+
+
+def _part(value: str | tuple[str, bytes]) -> tuple[str | None, str | bytes]:
+    """One form field as `requests` sends it: a file part with its name, or plain text."""
+    return value if isinstance(value, tuple) else (None, value)
 
 
 def error_body(content: bytes) -> tuple[str | None, str | None, str | None]:

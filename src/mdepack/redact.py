@@ -2,7 +2,7 @@
 
 Configuration registers every secret it reads (client secret, certificate key, access token) and
 the auth code registers every token it obtains; :func:`redact` removes them, plus anything shaped
-like a bearer token or JWT, from any text leaving the pack.
+like a bearer token, a JWT or a SAS link's signature, from any text leaving the pack.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}")
+# A SAS link's signature (live response results, blob storage): the link without it is harmless.
+_SAS_SIGNATURE = re.compile(r"(?i)([?&](?:sig|signature)=)[^&\s\"'<>]+")
 _PEM_KEY = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S
 )
@@ -39,5 +41,6 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, _MASK)
     text = _PEM_KEY.sub(_MASK, text)
+    text = _SAS_SIGNATURE.sub(r"\1" + _MASK, text)
     text = _BEARER.sub("Bearer " + _MASK, text)
     return _JWT.sub(_MASK, text)

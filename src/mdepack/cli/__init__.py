@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mdepack import logs
 from mdepack.cli import actions, bundles, demo, doctor, emulator, exports, mcp, playbooks
 from mdepack.cli.inputs import read_json_argument
 from mdepack.cli.output import print_error
@@ -44,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     default = "INFO" if args.verbose else "ERROR" if args.quiet else "WARNING"
     level = os.environ.get("MDE_LOG_LEVEL", default).upper()
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(logs.Redacting())
+    logs.redact_library_logs()
     command: Callable[[argparse.Namespace], int] = args.command
     try:
         return command(args)

@@ -39,6 +39,12 @@ def register(commands: Any, wants_help: bool) -> None:
         help="stream the collection (machines, hunting rows), one JSON line each",
     )
     run_.add_argument("--no-retries", action="store_true", help="one attempt per call")
+    run_.add_argument(
+        "--file",
+        metavar="PATH",
+        help="for an action that uploads (content_base64): the file to send; its name is "
+        "file_name unless the input gives one",
+    )
     run_.set_defaults(command=run)
 
 
@@ -100,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     from mdepack.invoke import invoke, prepare
 
     inputs = read_json_argument(args.input)
+    if args.file:
+        inputs = with_file(args.action, inputs, args.file)
     prepare(args.action, inputs)  # bad input is refused before any configuration is read
     client = command_client(args, no_retries=args.no_retries)
     if args.jsonl:
@@ -115,6 +123,33 @@ def run(args: argparse.Namespace) -> int:
     if client is not None and client.progress is not None and client.calls:
         sys.stderr.write("\n")
     return 0
+
+
+def with_file(action: str, inputs: Any, path: str) -> Any:
+    """The inputs with the file at `path` as `content_base64` (and `file_name` by default), for
+    an action whose input takes a file's content; InputError otherwise, naming --file."""
+    import base64
+    from pathlib import Path
+
+    from mdepack.errors import InputError
+
+    if "content_base64" not in _properties(action):
+        rule = "is only for actions that upload a file (content_base64)"
+        raise InputError(f"--file: {rule}", field="--file", rule=rule)
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"--file: no file at {path}", field="--file", rule="must name a file")
+    if not isinstance(inputs, dict):
+        return inputs
+    encoded = base64.b64encode(file.read_bytes()).decode()
+    return {"file_name": file.name, **inputs, "content_base64": encoded}
+
+
+def _properties(action: str) -> set[str]:
+    from mdepack import manifest
+    from mdepack.schemas import inlined
+
+    return set(inlined(manifest.load().action(action).input).get("properties", {}))
 
 
 def _run_epilog() -> str:

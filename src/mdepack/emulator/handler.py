@@ -4,10 +4,12 @@ authority, logs API requests, and writes the answer."""
 
 from __future__ import annotations
 
+import email.policy
 import json
 import socket
 import ssl
 import time
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -91,6 +93,8 @@ class Handler(BaseHTTPRequestHandler):
             emulator.log_request(method, path, query, body, reply.status, client_id)
         elif fault is not None and fault.status:
             reply = error_reply(fault_failure(fault))
+        elif path.startswith("/liveresponse/") and method == "GET":
+            reply = emulator.serve_download(path, self.headers.get("Authorization"))
         else:
             form = {k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
             reply = emulator.token_authority.serve(method, path, query, form, self.headers)
@@ -107,7 +111,9 @@ class Handler(BaseHTTPRequestHandler):
         client_id = None
         graph = path.startswith("/v1.0/")  # Microsoft Graph: its audience, budget, error shape
         try:
-            if raw:
+            if raw and self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+                body = form_parts(self.headers["Content-Type"], raw)
+            elif raw:
                 try:
                     body = json.loads(raw)
                 except ValueError:
@@ -157,6 +163,25 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(reply.body)
+
+
+def form_parts(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A multipart/form-data body: each field's text, or (file name, bytes) for a file part."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    if not message.is_multipart():
+        raise ApiFailure(400, "InvalidRequestBody", "The form could not be read.")
+    parts: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""
+        file_name = part.get_filename()
+        parts[name] = (file_name, payload) if file_name is not None else payload.decode()
+    return parts
 
 
 def fault_failure(fault: Fault) -> ApiFailure:

@@ -33,6 +33,7 @@ from mdepack.emulator.routes import (
     files,
     hunting,
     indicators,
+    live_response,
     machine_actions,
     machines,
     users,
@@ -47,6 +48,8 @@ ROUTES: list[Route] = [
     *indicators.ROUTES,
     *alerts.ROUTES,
     *hunting.ROUTES,
+    *live_response.ROUTES,
+    *live_response.LINK_ROUTES,
 ]
 # What the emulator's read-write app may do: everything the pack's actions call.
 ALL_ROLES = [
@@ -56,6 +59,8 @@ ALL_ROLES = [
     indicators.TI_ALL,
     alerts.ALERT_WRITE,
     hunting.HUNTING,
+    machine_actions.LIVE_RESPONSE,
+    live_response.LIBRARY,
 ]
 
 
@@ -98,6 +103,7 @@ class Emulator:
         alert_count: int = 24,
         graph_rate_per_minute: int = 150,
         hunting_rate_per_minute: int = 45,
+        live_response_command_seconds: float = 5.0,
     ) -> None:
         if action_identity not in machine_actions.IDENTITIES:
             raise ValueError(f"action_identity must be one of {machine_actions.IDENTITIES}")
@@ -140,6 +146,12 @@ class Emulator:
             hunting_rate_per_minute, max(1500, hunting_rate_per_minute), self.clock
         )
         self.hunting_cpu_blocked_until: float | None = None
+        # Live response: sessions on the clock, the library, links that expire, 10 calls a minute.
+        self.live_response = live_response.LiveResponseState("2026-11-01T12:00:00.0000000Z")
+        self.live_response_limiter = RateLimiter(10, 600, self.clock)
+        self.live_response_command_seconds = live_response_command_seconds
+        self.live_response_failures: dict[str, int] = {}  # machine id -> its failing command
+        self.live_response_transcripts: dict[str, bytes] = {}  # script name -> transcript bytes
         self.requests: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._index()
@@ -162,6 +174,16 @@ class Emulator:
     def exhaust_hunting_cpu(self) -> float:
         """Spend the tenant's hunting CPU quota until the next 15-minute cycle (its start)."""
         return hunting.exhaust_cpu(self)
+
+    def live_response_status(
+        self, stored: machine_actions.StoredAction
+    ) -> tuple[str, float, list[dict[str, Any]]]:
+        """A live response session's status, since when, and its commands, now."""
+        return live_response.session_status(self, stored)
+
+    def serve_download(self, path: str, authorization: str | None) -> Reply:
+        """A live response result link (`/liveresponse/...`), as blob storage serves a SAS."""
+        return live_response.serve_download(self, path, authorization)
 
     def expire_tokens(self) -> None:
         """Make every token issued so far invalid, as if it had expired."""

@@ -102,6 +102,8 @@ class StoredAction:
     created: float  # the clock's monotonic time
     outcome: str
     cancelled_at: float | None = None
+    commands: list[dict[str, Any]] | None = None  # a live response session's commands
+    failing: int | None = None  # the index of its command that fails
 
 
 class ActionStore:
@@ -113,6 +115,9 @@ class ActionStore:
 
     def status(self, emulator: Emulator, stored: StoredAction) -> tuple[str, float]:
         """(status, monotonic time it took that status) now."""
+        if stored.commands is not None:
+            status, since, _commands = emulator.live_response_status(stored)
+            return status, since
         pending, running = emulator.action_pending_seconds, emulator.action_run_seconds
         now = emulator.clock.monotonic()
         if stored.cancelled_at is not None:
@@ -125,11 +130,16 @@ class ActionStore:
 
     def view(self, emulator: Emulator, stored: StoredAction) -> dict[str, Any]:
         """The MachineAction as the API returns it now."""
-        status, since = self.status(emulator, stored)
+        if stored.commands is not None:
+            status, since, commands = emulator.live_response_status(stored)
+            extra: dict[str, Any] = {"commands": commands}
+        else:
+            (status, since), extra = self.status(emulator, stored), {}
         return {
             **stored.document,
             "status": status,
             "lastUpdateDateTimeUtc": _stamp(emulator, since),
+            **extra,
         }
 
     def active(
