@@ -162,7 +162,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(reply.body)
+        try:
+            self.wfile.write(reply.body)
+        except OSError:  # the client stopped reading (an answer over its size cap): its choice
+            self.close_connection = True
 
 
 def form_parts(content_type: str, raw: bytes) -> dict[str, Any]:
