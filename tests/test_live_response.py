@@ -16,9 +16,10 @@ import pytest
 from conftest import CliResult, make_client, run_cli
 
 from mdepack import downloads
+from mdepack.client import ApiClient
 from mdepack.clock import ManualClock
 from mdepack.emulator import Emulator
-from mdepack.errors import ApiError
+from mdepack.errors import ApiError, InputError
 from mdepack.invoke import invoke
 
 pytestmark = pytest.mark.slow
@@ -260,10 +261,8 @@ def manual(clock: ManualClock) -> Iterator[Emulator]:
         yield emu
 
 
-def test_an_expired_link_is_refused_and_a_new_one_works(
-    manual: Emulator, clock: ManualClock
-) -> None:
-    client = make_client(manual, clock)
+def finished(manual: Emulator, client: ApiClient) -> str:
+    """The id of a session of one RunScript that ran to its end (the clock moves on waits)."""
     done = invoke(
         "run_live_response",
         {
@@ -274,7 +273,14 @@ def test_an_expired_link_is_refused_and_a_new_one_works(
         },
         client=client,
     )
-    action_id = done["machines"][0]["action_id"]
+    return str(done["machines"][0]["action_id"])
+
+
+def test_an_expired_link_is_refused_and_a_new_one_works(
+    manual: Emulator, clock: ManualClock
+) -> None:
+    client = make_client(manual, clock)
+    action_id = finished(manual, client)
     first = invoke("get_live_response_result", {"action_id": action_id, "index": 0}, client=client)
     link = first["command"]["download_url"]
     clock.advance(31 * 60)
@@ -289,22 +295,9 @@ def test_an_expired_link_is_refused_and_a_new_one_works(
 
 def test_a_result_index_out_of_range_is_refused(manual: Emulator, clock: ManualClock) -> None:
     client = make_client(manual, clock)
-    done = invoke(
-        "run_live_response",
-        {
-            "machine_ids": [machine(manual)],
-            "comment": "c",
-            "commands": [SCRIPT],
-            "wait_seconds": 120,
-        },
-        client=client,
-    )
-    with pytest.raises(Exception, match="index: must be the index of one of the session's 1"):
-        invoke(
-            "get_live_response_result",
-            {"action_id": done["machines"][0]["action_id"], "index": 3},
-            client=client,
-        )
+    action_id = finished(manual, client)
+    with pytest.raises(InputError, match="index: must be the index of one of the session's 1"):
+        invoke("get_live_response_result", {"action_id": action_id, "index": 3}, client=client)
 
 
 def test_a_link_that_is_not_https_is_not_fetched(manual: Emulator, clock: ManualClock) -> None:

@@ -212,13 +212,18 @@ def _blocked(
     blocker = blocker or (active[0] if active else None)
     report = _absent(machine_id, "blocked", error.message)
     if blocker is not None:
-        report["blocked_by"] = {
-            "action_id": blocker["id"],
-            "type": blocker.get("type"),
-            "option": option_of(blocker),
-            "status": blocker.get("status"),
-        }
+        report["blocked_by"] = _blocked_by(blocker)
     return report
+
+
+def _blocked_by(action: dict[str, Any]) -> dict[str, Any]:
+    """What a `blocked` report says of the action in the way."""
+    return {
+        "action_id": action["id"],
+        "type": action.get("type"),
+        "option": option_of(action),
+        "status": action.get("status"),
+    }
 
 
 def _busy(machine_id: str, active: dict[str, Any]) -> dict[str, Any]:
@@ -229,12 +234,7 @@ def _busy(machine_id: str, active: dict[str, Any]) -> dict[str, Any]:
         f"the machine already has a {active.get('type')} action {active.get('status')}; "
         "nothing new was sent (one session a machine)",
     )
-    report["blocked_by"] = {
-        "action_id": active["id"],
-        "type": active.get("type"),
-        "option": option_of(active),
-        "status": active.get("status"),
-    }
+    report["blocked_by"] = _blocked_by(active)
     return report
 
 
