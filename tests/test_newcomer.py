@@ -53,6 +53,9 @@ def test_every_readme_example_runs_as_written(
     if "ids.json" in command:  # made as README makes it, by its printf line, where it runs
         line = _readme_line("> ids.json")
         subprocess.run(["/bin/sh", "-c", line], cwd=tmp_path, check=True)
+    if "--file" in words:  # the file to upload, made by README's printf line as well
+        name = Path(words[words.index("--file") + 1]).name
+        subprocess.run(["/bin/sh", "-c", _readme_line(f"> {name}")], cwd=tmp_path, check=True)
     if "<" in words:  # `--input - < ids.json`
         at = words.index("<")
         stdin = (tmp_path / words[at + 1]).read_text()
