@@ -17,7 +17,7 @@ from mdepack.clock import ManualClock
 from mdepack.config import Config
 from mdepack.emulator import Emulator
 from mdepack.emulator.api import RateLimiter
-from mdepack.errors import ApiError, HuntingQuotaError
+from mdepack.errors import ApiError, HuntingQuotaError, InputError
 from mdepack.invoke import invoke
 
 pytestmark = pytest.mark.slow
@@ -37,6 +37,16 @@ def run(
     return run_cli(
         "run", name, "--input", "-", env={**live.env(), **(env or {})}, stdin=json.dumps(inputs)
     )
+
+
+def refusal(live: Emulator, name: str, /, **inputs: Any) -> dict[str, Any]:
+    """The error of inputs refused before any call, in-process (the CLI's exit 2 for the same
+    error is shown once per action); fails if anything was sent."""
+    live.clear_log()
+    with pytest.raises(InputError) as caught:
+        invoke(name, inputs, client=ApiClient(Config.from_env(live.env())))
+    assert live.calls() == []
+    return caught.value.to_dict()["error"]  # type: ignore[no-any-return]
 
 
 def host(live: Emulator, index: int = 0) -> str:
@@ -119,20 +129,25 @@ def test_numbers_and_booleans_are_typed_literals(live: Emulator) -> None:
 def test_bad_parameters_are_refused_before_any_call(
     live: Emulator, parameters: dict[str, Any], field: str, rule: str
 ) -> None:
+    error = refusal(live, "run_hunting_query", query="print v = 1", parameters=parameters)
+    assert error["field"] == field
+    assert rule in error["message"]
+
+
+def test_a_refusal_through_the_cli_exits_2_and_sends_nothing(live: Emulator) -> None:
     live.clear_log()
-    refused = run(live, "run_hunting_query", query="print v = 1", parameters=parameters)
-    assert refused.code == 2
-    assert refused.error["field"] == field
-    assert rule in refused.error["message"]
+    refused = run(live, "run_hunting_query", query="print v = v", parameters={"let": "x"})
+    assert refused.code == 2 and refused.error["field"] == "parameters.let"
+    refused = run(live, "update_alert", alert_id="a1", determination="malware")
+    assert refused.code == 2 and refused.error["field"] == "determination"
     assert live.calls() == []
 
 
 @pytest.mark.parametrize("timespan", ["30 days", "P", "PT", "2024-05-01/2024-05-08", "P1DT"])
 def test_a_bad_timespan_is_refused_naming_the_forms(live: Emulator, timespan: str) -> None:
-    refused = run(live, "run_hunting_query", query="DeviceInfo", timespan=timespan)
-    assert refused.code == 2
-    assert refused.error["field"] == "timespan"
-    assert "ISO-8601 duration" in refused.error["message"]
+    error = refusal(live, "run_hunting_query", query="DeviceInfo", timespan=timespan)
+    assert error["field"] == "timespan"
+    assert "ISO-8601 duration" in error["message"]
 
 
 def test_a_start_end_timespan_is_sent_as_given(live: Emulator) -> None:
@@ -363,12 +378,9 @@ def test_a_comment_alone_is_only_a_comment(live: Emulator) -> None:
 def test_a_bad_update_is_refused_before_any_call(
     live: Emulator, inputs: dict[str, Any], field: str | None, words: str
 ) -> None:
-    live.clear_log()
-    refused = run(live, "update_alert", alert_id=list(live.alerts.alerts)[5], **inputs)
-    assert refused.code == 2, refused.stderr
-    assert refused.error.get("field") == field
-    assert words in refused.error["message"]
-    assert live.calls() == []
+    error = refusal(live, "update_alert", alert_id=list(live.alerts.alerts)[5], **inputs)
+    assert error.get("field") == field
+    assert words in error["message"]
 
 
 def test_a_comment_failing_after_the_change_says_what_was_applied(live: Emulator) -> None:
@@ -494,7 +506,13 @@ def test_the_alert_playbook_isolates_then_says_so_on_the_alert() -> None:
     ],
 )
 def test_each_cloud_has_its_graph_host_and_audience(cloud: str, url: str) -> None:
-    env = {"MDE_CLOUD": cloud, "MDE_TENANT_ID": "t", "MDE_CLIENT_ID": "c", "MDE_CLIENT_SECRET": "s"}
+    secret = "cloud-test-secret-0123456789"  # registered for redaction: one that masks nothing else
+    env = {
+        "MDE_CLOUD": cloud,
+        "MDE_TENANT_ID": "t",
+        "MDE_CLIENT_ID": "c",
+        "MDE_CLIENT_SECRET": secret,
+    }
     graph = Config.from_env(env).for_api("graph")
     assert (graph.api_url, graph.scope) == (url, f"{url}/.default")
-    assert graph.client_secret == "s"  # the same app registration gets a token for each audience
+    assert graph.client_secret == secret  # the same app registration gets a token per audience

@@ -18,6 +18,7 @@ from conftest import CliResult, make_client, run_cli
 from mdepack import downloads
 from mdepack.client import ApiClient
 from mdepack.clock import ManualClock
+from mdepack.config import Config
 from mdepack.emulator import Emulator
 from mdepack.errors import ApiError, InputError
 from mdepack.invoke import invoke
@@ -143,10 +144,12 @@ def test_bad_commands_are_refused_before_any_call(
     live: Emulator, commands: list[Any], field: str, words: str
 ) -> None:
     live.clear_log()
-    refused = session(live, *commands)
-    assert refused.code == 2, refused.stderr
-    assert refused.error["field"] == field
-    assert words in refused.error["message"]
+    given = {"machine_ids": [machine(live)], "comment": "c", "commands": commands}
+    with pytest.raises(InputError) as caught:
+        invoke("run_live_response", given, client=ApiClient(Config.from_env(live.env())))
+    error = caught.value.to_dict()["error"]
+    assert error["field"] == field
+    assert words in error["message"]
     assert live.calls() == []
 
 
