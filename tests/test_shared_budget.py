@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import user_env
@@ -24,7 +25,7 @@ from mdepack.emulator import Emulator
 from mdepack.invoke import invoke
 
 pytestmark = pytest.mark.slow
-SCALE = 30.0  # a minute passes in 2 s
+SCALE = 20.0  # a minute passes in 3 s; the 2 s margin is 100 ms of real time
 BUDGET = 30  # calls a minute, for the API and for the pack
 WORKER = """
 import json, sys
@@ -188,3 +189,38 @@ def test_a_wait_for_the_shared_budget_is_told(
     assert said == [
         "waiting 62 s: the API allows 2 calls a minute (shared by every worker) per app and tenant"
     ]
+
+
+def test_a_token_is_at_hand_before_a_slot_is_taken(emulator: Emulator, clock: ManualClock) -> None:
+    """The first call of a process fetches its token (MSAL import, discovery, token request)
+    before it takes a slot: a shared window counts sends, so that time must not fall between
+    the slot and the send, where the server would see the call arrive late."""
+    from mdepack.auth import provider_for
+    from mdepack.pacing import RatePacer
+
+    config = Config.from_env(emulator.env())
+    said: list[str] = []
+    real = RatePacer(100, 1500, clock)
+
+    class Pacer:
+        def acquire(self, on_wait: Any = None) -> Any:
+            said.append("slot")
+            return real.acquire(on_wait)
+
+        def done(self, slot: Any) -> None:
+            real.done(slot)
+
+    client = ApiClient(config, clock=clock, pacer=Pacer())
+    tokens = provider_for(config, client.session)
+
+    class Tokens:
+        def token(self) -> str:
+            said.append("token")
+            return tokens.token()
+
+        def refresh(self) -> str:
+            return tokens.refresh()
+
+    client._tokens = Tokens()
+    invoke("get_machine", {"machine_id": emulator.fleet.machines[0]["id"]}, client=client)
+    assert said[:2] == ["token", "slot"]

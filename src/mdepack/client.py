@@ -78,6 +78,7 @@ class ApiClient:
         self._send = policies.chain(
             [
                 answers(self.clock),
+                policies.TokenAtHandPolicy(lambda: self.tokens),
                 policies.PacingPolicy(self.pacer, self._budget_wait),
                 policies.AuthPolicy(lambda: self.tokens),
                 policies.LogPolicy(self._count),

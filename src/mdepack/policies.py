@@ -1,10 +1,12 @@
 """The policies one API call passes through, each doing one thing, composed as azure-core composes
 its pipeline. The retry policy (`mdepack.retry`) runs the whole chain once per attempt:
 
-    answer -> pacing -> auth -> log -> transport
+    answer -> token at hand -> pacing -> auth -> log -> transport
 
 - `AnswerPolicy`: a 2xx answer becomes its parsed JSON, any other a typed `Failure` (with the
   server's wait for a 429); a 404 where "not found" is an empty result passes as no data.
+- `TokenAtHandPolicy`: makes sure a token is cached before a slot is taken, so the time between a
+  slot and its send never holds a token request (a shared budget's margin assumes it is short).
 - `PacingPolicy`: waits for a slot in the endpoint's own budget and the tenant's, and stamps the
   slots when the answer is in (the server counts on arrival).
 - `AuthPolicy`: the bearer token, fetched after any pacing wait, so a long wait cannot hand the
@@ -162,6 +164,20 @@ class PacingPolicy:
             self.pacer.done(slot)
             if request.pacer is not None and own is not None:
                 request.pacer.done(own)
+
+
+class TokenAtHandPolicy:
+    """Fetch a token, if none is cached, before pacing: the first call of a process would
+    otherwise take its slot, then spend the token request (and the TLS handshake it brings)
+    before the call is sent, and a budget counted on sends would see it arrive late."""
+
+    def __init__(self, tokens: Callable[[], TokenProvider]) -> None:
+        self.tokens = tokens
+
+    def send(self, request: Request, next_: Send) -> Response:
+        """Send once a token is at hand (AuthPolicy takes it again after any wait)."""
+        self.tokens().token()
+        return next_(request)
 
 
 class AuthPolicy:
