@@ -321,5 +321,6 @@ def test_the_token_is_fetched_after_a_pacing_wait(emulator: Emulator, clock: Man
     invoke("get_machine", {"machine_id": machine}, client=client)
     invoke("get_machine", {"machine_id": machine}, client=client)  # waits a minute for its slot
     assert sum(clock.slept) >= 59
-    # after the wait: a token fetched before it could have expired while the wait lasted
-    assert fetched[1] - fetched[0] >= 59
+    # The token sent is taken after the wait (one fetched before it could have expired while the
+    # wait lasted); the one asked for before the slot only makes sure a token is at hand.
+    assert fetched[-1] - fetched[0] >= 59
