@@ -26,8 +26,15 @@ README = Path(__file__).parent.parent / "README.md"
 
 @pytest.fixture(scope="module")
 def readme_emulator() -> Iterator[Emulator]:
-    # What `mdepack emulator` starts: 500 machines from seed 1.
-    with Emulator(machines=500, seed=1) as emulator:
+    # What `mdepack emulator` starts: 500 machines from seed 1; machine actions and live response
+    # sessions run faster, so the examples that wait for them do not wait 20 s.
+    with Emulator(
+        machines=500,
+        seed=1,
+        action_pending_seconds=0.5,
+        action_run_seconds=1.0,
+        live_response_command_seconds=0.5,
+    ) as emulator:
         yield emulator
 
 
