@@ -140,14 +140,7 @@ class ApiClient:
             if params:
                 url += "?" + urlencode(params, quote_via=quote, safe="$,'():/")
         request = policies.Request(method, url, template, body, missing_ok, pacer, form=form)
-        return self.retry.run(
-            lambda attempt: self._send(replace(request, attempt=attempt)).data,
-            clock=self.clock,
-            refresh=self.tokens.refresh,
-            method=method,
-            path=template,
-            on_wait=self._retry_wait if self.notice else None,
-        )
+        return self._sent(request).data
 
     def streamed(
         self,
@@ -166,15 +159,18 @@ class ApiClient:
         request = policies.Request(
             method, url, template, body, pacer=pacer, streamed=True, timeout=timeout
         )
-        response = self.retry.run(
+        return _raising(self._sent(request).chunks or iter(()))
+
+    def _sent(self, request: policies.Request) -> policies.Response:
+        """The response to `request`, through the policies, attempted as the retry policy says."""
+        return self.retry.run(
             lambda attempt: self._send(replace(request, attempt=attempt)),
             clock=self.clock,
             refresh=self.tokens.refresh,
-            method=method,
-            path=template,
+            method=request.method,
+            path=request.template,
             on_wait=self._retry_wait if self.notice else None,
         )
-        return _raising(response.chunks or iter(()))
 
     def linked_pages(
         self,
@@ -200,18 +196,10 @@ class ApiClient:
                 items = items[:remaining]
                 remaining -= len(items)
             yield items
-            link = data.get("@odata.nextLink") if isinstance(data, dict) else None
-            if remaining == 0 or not items:
+            url = None if remaining == 0 or not items else self._next_link(data, seen_links)
+            if url is None:
                 return
-            if not (isinstance(link, str) and link not in seen_links and self._on_api(link)):
-                return
-            seen_links.add(link)
-            url = link
-        raise ApiError(
-            f"listing stopped after {self.config.max_pages} pages (MDE_MAX_PAGES); "
-            "narrow the filters or raise the limit",
-            code="PageLimitExceeded",
-        )
+        raise self._page_limit()
 
     def pages(
         self,
@@ -250,23 +238,31 @@ class ApiClient:
                 return
             if len(items) >= top and next_url is None:
                 continue
-            link = data.get("@odata.nextLink") if isinstance(data, dict) else None
-            if not (isinstance(link, str) and link not in seen_links and self._on_api(link)):
+            next_url = self._next_link(data, seen_links) if items else None
+            if next_url is None:
                 return
-            if not items:
-                return
-            seen_links.add(link)
-            next_url = link
             log.debug("following nextLink after page %d", page_number)
-        raise ApiError(
+        raise self._page_limit()
+
+    def _next_link(self, data: Any, seen: set[str]) -> str | None:
+        """The answer's `@odata.nextLink` when it may be followed: on the API host (a bearer
+        token is only ever sent there) and not followed before; it is then marked seen."""
+        link = data.get("@odata.nextLink") if isinstance(data, dict) else None
+        if not (
+            isinstance(link, str)
+            and link not in seen
+            and link.startswith(self.config.api_url + "/")
+        ):
+            return None
+        seen.add(link)
+        return link
+
+    def _page_limit(self) -> ApiError:
+        return ApiError(
             f"listing stopped after {self.config.max_pages} pages (MDE_MAX_PAGES); "
             "narrow the filters or raise the limit",
             code="PageLimitExceeded",
         )
-
-    def _on_api(self, link: str) -> bool:
-        # A bearer token is only ever sent to the configured API host.
-        return link.startswith(self.config.api_url + "/")
 
     def _count(self) -> None:
         with self._calls_lock:
