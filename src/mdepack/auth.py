@@ -169,12 +169,11 @@ _providers_lock = threading.Lock()
 
 def provider_for(config: Config, session: requests.Session) -> TokenProvider:
     """The token provider for this configuration, shared across calls in the process."""
+    variable = config.token_variable
     if config.access_token:
-        variable = "MDE_GRAPH_ACCESS_TOKEN" if config.api == "graph" else "MDE_ACCESS_TOKEN"
         return StaticToken(config.access_token, variable)
-    if not (config.managed_identity or config.client_secret or config.client_certificate):
+    if not config.has_credentials:
         # Only the other family's bring-your-own token is set: name the one this call needs.
-        variable = "MDE_GRAPH_ACCESS_TOKEN" if config.api == "graph" else "MDE_ACCESS_TOKEN"
         raise ConfigError(
             f"{variable} is required for this {config.api} API action (or client credentials)",
             field=variable,

@@ -121,6 +121,17 @@ class Config:
         """A copy with some settings changed (for example retries off for one call)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def has_credentials(self) -> bool:
+        """True when the app registration itself is configured (secret, certificate or managed
+        identity): MSAL can then get a token for any audience."""
+        return bool(self.managed_identity or self.client_secret or self.client_certificate)
+
+    @property
+    def token_variable(self) -> str:
+        """The variable a bring-your-own token for this configuration's API family is read from."""
+        return "MDE_GRAPH_ACCESS_TOKEN" if self.api == "graph" else "MDE_ACCESS_TOKEN"
+
     def for_api(self, api: str) -> Config:
         """This configuration for one API family: its base URL, token audience and token.
 
@@ -131,8 +142,7 @@ class Config:
             return self
         if api != "graph":
             raise ValueError(f"unknown API family {api!r}")
-        credentials = bool(self.managed_identity or self.client_secret or self.client_certificate)
-        if self.graph_access_token is None and not credentials:
+        if self.graph_access_token is None and not self.has_credentials:
             raise _bad(
                 "MDE_GRAPH_ACCESS_TOKEN",
                 "is required for Microsoft Graph actions (MDE_ACCESS_TOKEN is a token for the "
