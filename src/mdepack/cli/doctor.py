@@ -111,16 +111,18 @@ def _graph(client: Any) -> tuple[dict[str, Any], list[str] | None]:
         return found, None
     roles = jwt_roles(token)
     found["token"] = {"obtained": True, "roles": roles}
-    split = urlsplit(graph.config.api_url)
-    where = {"host": split.hostname, "port": split.port or 443}
-    call = "GET /v1.0/security/alerts_v2?$top=1"
+    # One alert, from list_alerts' endpoint as the manifest names it.
+    from mdepack import manifest
+
+    path = manifest.load().action("list_alerts").path
+    where = _where(graph.config.api_url)
     try:
-        graph.call("GET", "/v1.0/security/alerts_v2", params={"$top": 1})
+        graph.call("GET", path, params={"$top": 1})
     except MdepackError as error:
         error_body = error.to_dict()["error"]
         found["api"] = {"answered": False, **where, "reason": error_body["message"]}
     else:
-        found["api"] = {"answered": True, **where, "call": call}
+        found["api"] = {"answered": True, **where, "call": f"GET {path}?$top=1"}
     return found, roles
 
 
@@ -169,14 +171,19 @@ def _holds(role: str, held: set[str]) -> bool:
 
 def _read(client: Any, api_url: str) -> dict[str, Any]:
     """One cheap read: a single machine."""
-    split = urlsplit(api_url)
-    where = {"host": split.hostname, "port": split.port or 443}
+    where = _where(api_url)
     try:
         page: list[Any] = next(client.pages("/api/machines", max_results=1), [])
     except MdepackError as error:
         found = error.to_dict()["error"]
         return {"answered": False, **where, "reason": found["message"], "error": found}
     return {"answered": True, **where, "call": "GET /api/machines?$top=1", "machines": len(page)}
+
+
+def _where(api_url: str) -> dict[str, Any]:
+    """The host and port a read went to, for the report."""
+    split = urlsplit(api_url)
+    return {"host": split.hostname, "port": split.port or 443}
 
 
 def _credential(config: Any) -> str:
