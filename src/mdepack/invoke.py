@@ -30,6 +30,7 @@ class PreparedAction:
     action: Action
     run: ActionFunction
     stream: Callable[..., Any] | None
+    items: str  # the output key the pages of `stream` fill
     input: validation.Validator
     output: validation.Validator
     defaults: dict[str, Any]
@@ -77,6 +78,7 @@ def _prepared(name: str) -> PreparedAction:
         action=action,
         run=pack.function(name),
         stream=pack.streamer(name),
+        items=pack.streamed_items(name),
         input=compiled.validator(action.input),
         output=compiled.validator(action.output),
         defaults=validation.action_defaults(action.input),

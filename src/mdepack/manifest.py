@@ -106,9 +106,17 @@ class Manifest:
 
     def streamer(self, name: str) -> Callable[..., Any] | None:
         """The action module's optional `stream(inputs, api)` generator of result pages."""
-        module = sys.modules.get(self.function(name).__module__)
-        found = getattr(module, "stream", None)
+        found = self._attribute(name, "stream")
         return found if callable(found) else None
+
+    def streamed_items(self, name: str) -> str:
+        """The output key a streamed page's items go under: the module's `ITEMS`, else
+        `machines`."""
+        found = self._attribute(name, "ITEMS")
+        return found if isinstance(found, str) else "machines"
+
+    def _attribute(self, name: str, attribute: str) -> Any:
+        return getattr(sys.modules.get(self.function(name).__module__), attribute, None)
 
 
 def load_entrypoint(root: Path, entrypoint: str) -> ActionFunction:

@@ -8,7 +8,6 @@ Each page is validated against the action's output schema before its lines are w
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +27,6 @@ def stream_lines(name: str, inputs: Any, *, client: ApiClient | None = None) -> 
         for item in output.get("machines", [output]):
             yield json.dumps(item) + "\n"
         return
-    key = getattr(sys.modules.get(action.run.__module__), "ITEMS", "machines")
     for page in action.stream(ready, action.api(client)):
-        action.output.check_output({key: page, "count": len(page)}, name)
+        action.output.check_output({action.items: page, "count": len(page)}, name)
         yield "".join(json.dumps(item) + "\n" for item in page)
