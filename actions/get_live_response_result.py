@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mdepack import downloads, live_response
+from mdepack import live_response
 from mdepack.api import ActionApi
 from mdepack.errors import InputError
 
@@ -20,12 +20,6 @@ def run(inputs: dict[str, Any], api: ActionApi) -> dict[str, Any]:
     if command is None:
         rule = f"must be the index of one of the session's {len(commands)} commands"
         raise InputError(f"index: {rule}", field="index", rule=rule)
-    if command["status"] == "Completed" and command["type"] in ("RunScript", "GetFile"):
-        link = api.get(action_id=action_id, index=str(index))
-        url = link.get("value") if isinstance(link, dict) else None
-        if isinstance(url, str) and url:
-            command["download_url"] = url
-            command["expires_at"] = downloads.expiry(url)
-            if command["type"] == "RunScript":
-                command.update(live_response.transcript(url, api))
+    if live_response.has_result(command):
+        command.update(live_response.result(api, action_id, index, command["type"], with_link=True))
     return {"action_id": action_id, "command": command}

@@ -95,20 +95,29 @@ def results(api: ActionApi, action_id: str, fetch: bool) -> list[dict[str, Any]]
         reports.append(_command(command, position))
     if fetch:
         for report in reports:
-            if report["status"] == "Completed" and report["type"] in ("RunScript", "GetFile"):
+            if has_result(report):
                 report.update(result(api, action_id, report["index"], report["type"]))
     return reports
 
 
-def result(api: ActionApi, action_id: str, index: int, kind: str) -> dict[str, Any]:
-    """One command's result: for a RunScript its transcript, for a GetFile its link."""
+def has_result(command: dict[str, Any]) -> bool:
+    """True for a command whose result can be downloaded: a completed RunScript or GetFile."""
+    return command["status"] == "Completed" and command["type"] in ("RunScript", "GetFile")
+
+
+def result(
+    api: ActionApi, action_id: str, index: int, kind: str, with_link: bool = False
+) -> dict[str, Any]:
+    """One command's result: for a RunScript its transcript (and, `with_link`, its link), for a
+    GetFile its link; each link with when it expires."""
     link = api.sibling(RESULT_ACTION).get(action_id=action_id, index=str(index))
     url = link.get("value") if isinstance(link, dict) else link
     if not isinstance(url, str) or not url:
         return {"transcript_error": "the API gave no download link"}
+    found = {"download_url": url, "expires_at": downloads.expiry(url)}
     if kind == "GetFile":
-        return {"download_url": url, "expires_at": downloads.expiry(url)}
-    return transcript(url, api)
+        return found
+    return {**(found if with_link else {}), **transcript(url, api)}
 
 
 def transcript(url: str, api: ActionApi) -> dict[str, Any]:
