@@ -17,8 +17,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from mdepack.emulator import odata
 from mdepack.emulator.api import ApiFailure, Reply, Route, integer, json_reply, route
+from mdepack.emulator.routes.filters import filtered
 
 if TYPE_CHECKING:
     from mdepack.emulator.server import Emulator
@@ -177,13 +177,8 @@ def list_alerts(emulator: Emulator, *, query: dict[str, str], **_: Any) -> Reply
     page = min(top, emulator.server_page_size or MAX_TOP)
     with emulator.alerts.lock:
         alerts = list(emulator.alerts.alerts.values())
+    alerts = filtered(alerts, query, FIELDS, "security.alert", "BadRequest")
     text = query.get("$filter")
-    if text:
-        try:
-            predicate = odata.compile_filter(text, FIELDS, "security.alert")
-        except odata.ODataError as error:
-            raise ApiFailure(400, "BadRequest", f"Invalid filter clause: {error}") from None
-        alerts = [a for a in alerts if predicate(a)]
     chosen = alerts[skip : skip + page]
     document: dict[str, Any] = {
         "@odata.context": f"{emulator.url}/v1.0/$metadata#security/alerts_v2"

@@ -19,7 +19,6 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
-from mdepack.emulator import odata
 from mdepack.emulator.api import (
     ApiFailure,
     Reply,
@@ -31,6 +30,7 @@ from mdepack.emulator.api import (
     json_reply,
     route,
 )
+from mdepack.emulator.routes.filters import filtered
 
 if TYPE_CHECKING:
     from mdepack.emulator.server import Emulator
@@ -208,13 +208,7 @@ def list_indicators(
         items = [dict(i) for i in store.items.values()]
     if TI_ALL not in claims.get("roles", []):
         items = [i for i in items if i.get("createdBy") == claims.get("appid")]
-    text = query.get("$filter")
-    if text:
-        try:
-            predicate = odata.compile_filter(text, FIELDS, "Indicator")
-        except odata.ODataError as exc:
-            raise ApiFailure(400, "ODataError", f"Invalid filter clause: {exc}") from None
-        items = [i for i in items if predicate(i)]
+    items = filtered(items, query, FIELDS, "Indicator")
     top, skip = integer(query, "$top", 10_000), integer(query, "$skip", 0)
     if top > 10_000:
         raise ApiFailure(400, "BadRequest", "The limit of '10000' for Top query has been exceeded.")

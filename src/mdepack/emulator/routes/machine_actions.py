@@ -36,6 +36,7 @@ from mdepack.emulator.api import (
     json_reply,
     route,
 )
+from mdepack.emulator.routes.filters import filtered
 
 if TYPE_CHECKING:
     from mdepack.emulator.server import Emulator
@@ -230,13 +231,7 @@ def list_actions(emulator: Emulator, *, query: dict[str, str], **_: Any) -> Repl
     store = emulator.actions
     with store.lock:
         views = [store.view(emulator, s) for s in reversed(list(store.actions.values()))]
-    text = query.get("$filter")
-    if text:
-        try:
-            predicate = odata.compile_filter(text, odata.ACTION_FIELDS, "PublicMachineAction")
-        except odata.ODataError as exc:
-            raise ApiFailure(400, "ODataError", f"Invalid filter clause: {exc}") from None
-        views = [v for v in views if predicate(v)]
+    views = filtered(views, query, odata.ACTION_FIELDS, "PublicMachineAction")
     top = integer(query, "$top", 10_000)
     skip = integer(query, "$skip", 0)
     if top > 10_000:

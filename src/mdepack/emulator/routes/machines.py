@@ -8,7 +8,6 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from mdepack.emulator import odata
 from mdepack.emulator.api import (
     READ,
     WRITE,
@@ -21,6 +20,7 @@ from mdepack.emulator.api import (
     integer,
     route,
 )
+from mdepack.emulator.routes.filters import filtered
 
 if TYPE_CHECKING:
     from mdepack.emulator.server import Emulator
@@ -36,13 +36,7 @@ def list_machines(emulator: Emulator, *, query: dict[str, str], **_: Any) -> Rep
     machines = emulator.fleet.machines
     if not machines:
         raise ApiFailure(404, "NotFound", "No machines found.")
-    text = query.get("$filter")
-    if text:
-        try:
-            predicate = odata.compile_filter(text)
-            machines = [m for m in machines if predicate(m)]
-        except odata.ODataError as exc:
-            raise ApiFailure(400, "ODataError", f"Invalid filter clause: {exc}") from None
+    machines = filtered(machines, query)
     top = integer(query, "$top", MAX_TOP)
     skip = integer(query, "$skip", 0)
     if top > MAX_TOP:
