@@ -88,8 +88,8 @@ def act(
     try:
         for machine_id in ids:
             known = history.get(machine_id, [])
-            busy = next((a for a in known if a["status"] in ACTIVE), None)
-            if exclusive and busy is not None:
+            busy = next((a for a in known if a["status"] in ACTIVE), None) if exclusive else None
+            if busy is not None:
                 reports.append(_busy(machine_id, busy))
                 continue
             pending = next((a for a in known if a["status"] in ACTIVE and wanted.is_(a)), None)
