@@ -22,12 +22,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import secrets
 import threading
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +41,13 @@ from mdepack.emulator.api import (
     json_reply,
     route,
 )
-from mdepack.emulator.routes.machine_actions import ENTITY_SET, LIVE_RESPONSE, StoredAction
+from mdepack.emulator.routes.machine_actions import (
+    ENTITY_SET,
+    LIVE_RESPONSE,
+    StoredAction,
+    new_action,
+    stamp,
+)
 
 if TYPE_CHECKING:
     from mdepack.emulator.server import Emulator
@@ -148,25 +152,7 @@ def run_live_response(
                 f"Too many live response sessions: at most {MAX_SESSIONS} at once.",
             )
         now = emulator.clock.monotonic()
-        document = {
-            "id": str(uuid.uuid4()),
-            "type": "LiveResponse",
-            "title": None,
-            "requestor": claims.get("appid"),
-            "requestorComment": comment,
-            "status": "Pending",
-            "machineId": machine["id"],
-            "computerDnsName": machine.get("computerDnsName"),
-            "creationDateTimeUtc": _stamp(emulator, now),
-            "lastUpdateDateTimeUtc": _stamp(emulator, now),
-            "errorHResult": 0,
-            "scope": None,
-            "externalId": None,
-            "requestSource": "PublicApi",
-            "relatedFileInfo": None,
-            "commands": [],
-            "troubleshootInfo": None,
-        }
+        document = new_action(emulator, machine, "LiveResponse", comment, claims, now)
         stored = StoredAction(document, now, "Succeeded")
         stored.commands = commands
         stored.failing = emulator.live_response_failures.get(machine["id"])
@@ -236,9 +222,9 @@ def session_status(
             "command": command,
         }
         if not ended and now >= begin:
-            view["startTime"] = _stamp(emulator, begin)
+            view["startTime"] = stamp(emulator, begin)
         if not ended and now >= end:
-            view["endTime"] = _stamp(emulator, end)
+            view["endTime"] = stamp(emulator, end)
             if stored.failing == index:
                 view["commandStatus"] = "Failed"
                 view["errors"] = [f"{command['type']} failed on the machine (emulated)"]
@@ -292,7 +278,7 @@ def download_link(emulator: Emulator, action_id: str, index: int) -> Reply:
     expires = emulator.clock.monotonic() + LINK_SECONDS
     with emulator.live_response.lock:
         emulator.live_response.links[token] = Link(content, kind, expires)
-    expiry = _stamp(emulator, expires)[:19] + "Z"
+    expiry = stamp(emulator, expires)[:19] + "Z"
     link = f"{emulator.url}/liveresponse/{token}?sv=2024-08-04&se={expiry}&sr=b&sp=r&sig={secrets.token_urlsafe(32)}"
     return json_reply({"@odata.context": f"{emulator.url}/api/$metadata#Edm.String", "value": link})
 
@@ -359,7 +345,7 @@ def upload_library_file(
             if isinstance(body.get("ParametersDescription"), str)
             else None,
             str(body.get("HasParameters", "false")).lower() == "true",
-            _stamp(emulator, emulator.clock.monotonic()),
+            stamp(emulator, emulator.clock.monotonic()),
             str(claims.get("appid")),
         )
         state.library[file_name.lower()] = stored
@@ -374,12 +360,6 @@ def delete_library_file(emulator: Emulator, file_name: str, **_: Any) -> Reply:
         if emulator.live_response.library.pop(file_name.lower(), None) is None:
             raise ApiFailure(404, "ResourceNotFound", f"{file_name} is not in the library.")
     return Reply(204, b"")
-
-
-def _stamp(emulator: Emulator, monotonic: float) -> str:
-    epoch = emulator.clock.time() - (emulator.clock.monotonic() - monotonic)
-    moment = dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 def _link_route(emulator: Emulator, action_id: str, call: str, **_: Any) -> Reply:

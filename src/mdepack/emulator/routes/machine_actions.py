@@ -139,7 +139,7 @@ class ActionStore:
         return {
             **stored.document,
             "status": status,
-            "lastUpdateDateTimeUtc": _stamp(emulator, since),
+            "lastUpdateDateTimeUtc": stamp(emulator, since),
             **extra,
         }
 
@@ -195,30 +195,12 @@ def create(
         if store.active(emulator, machine["id"], kind.type, option) is not None:
             raise ApiFailure(400, "ActiveRequestAlreadyExists", "Action is already in progress")
         now = emulator.clock.monotonic()
-        document = {
-            "id": str(uuid.uuid4()),
-            "type": kind.type,
-            "title": None,
-            "requestor": claims.get("appid"),
-            "requestorComment": comment,
-            "status": "Pending",
-            "machineId": machine["id"],
-            "computerDnsName": machine.get("computerDnsName"),
-            "creationDateTimeUtc": _stamp(emulator, now),
-            "lastUpdateDateTimeUtc": _stamp(emulator, now),
-            "cancellationRequestor": None,
-            "cancellationComment": None,
-            "cancellationDateTimeUtc": None,
-            "errorHResult": 0,
-            "scope": scope,
-            "externalId": None,
-            "requestSource": "PublicApi",
-            "relatedFileInfo": (
-                {"fileIdentifier": sha1.lower(), "fileIdentifierType": "Sha1"} if sha1 else None
-            ),
-            "commands": [],
-            "troubleshootInfo": None,
-        }
+        document = new_action(emulator, machine, kind.type, comment, claims, now, scope)
+        if sha1:
+            document["relatedFileInfo"] = {
+                "fileIdentifier": sha1.lower(),
+                "fileIdentifierType": "Sha1",
+            }
         outcome = emulator.action_outcomes.get(machine["id"], emulator.action_outcome)
         stored = StoredAction(document, now, outcome)
         store.actions[document["id"]] = stored
@@ -238,6 +220,40 @@ def list_actions(emulator: Emulator, *, query: dict[str, str], **_: Any) -> Repl
         raise ApiFailure(400, "BadRequest", "The limit of '10000' for Top query has been exceeded.")
     items = [json.dumps(v).encode() for v in views[skip : skip + top]]
     return collection(emulator, "MachineActions", items)
+
+
+def new_action(
+    emulator: Emulator,
+    machine: dict[str, Any],
+    action_type: str,
+    comment: str,
+    claims: dict[str, Any],
+    now: float,
+    scope: str | None = None,
+) -> dict[str, Any]:
+    """A new MachineAction of `action_type` on `machine`, Pending, as the API answers it."""
+    return {
+        "id": str(uuid.uuid4()),
+        "type": action_type,
+        "title": None,
+        "requestor": claims.get("appid"),
+        "requestorComment": comment,
+        "status": "Pending",
+        "machineId": machine["id"],
+        "computerDnsName": machine.get("computerDnsName"),
+        "creationDateTimeUtc": stamp(emulator, now),
+        "lastUpdateDateTimeUtc": stamp(emulator, now),
+        "cancellationRequestor": None,
+        "cancellationComment": None,
+        "cancellationDateTimeUtc": None,
+        "errorHResult": 0,
+        "scope": scope,
+        "externalId": None,
+        "requestSource": "PublicApi",
+        "relatedFileInfo": None,
+        "commands": [],
+        "troubleshootInfo": None,
+    }
 
 
 def get_action(emulator: Emulator, action_id: str, **_: Any) -> Reply:
@@ -267,7 +283,7 @@ def cancel(
         stored.document.update(
             cancellationRequestor=claims.get("appid"),
             cancellationComment=request["Comment"],
-            cancellationDateTimeUtc=_stamp(emulator, now),
+            cancellationDateTimeUtc=stamp(emulator, now),
         )
     return entity_reply(emulator, ENTITY_SET, store.view(emulator, stored))
 
@@ -300,9 +316,14 @@ def _stored(emulator: Emulator, action_id: str) -> StoredAction:
     return stored
 
 
-def _stamp(emulator: Emulator, monotonic: float) -> str:
-    epoch = emulator.clock.time() - (emulator.clock.monotonic() - monotonic)
-    moment = dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+def stamp(emulator: Emulator, monotonic: float) -> str:
+    """A moment of the emulator's monotonic clock as the API writes times (7 fraction digits)."""
+    return epoch_stamp(emulator.clock.time() - (emulator.clock.monotonic() - monotonic))
+
+
+def epoch_stamp(seconds: float) -> str:
+    """A moment since the epoch as the API writes times (7 fraction digits)."""
+    moment = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
